@@ -1,0 +1,1 @@
+"""The archivetag command line."""
