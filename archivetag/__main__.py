@@ -1,0 +1,3 @@
+from archivetag.cli import main
+
+main()

@@ -1,0 +1,40 @@
+"""The root of the typer app: one module per command group registers itself here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from archivetag import __version__
+from archivetag.cli import config_group, db_group, status
+
+app = typer.Typer(
+    name="archivetag",
+    help="Find sounds in audio and video archives too large to listen to.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"archivetag {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """Find sounds in audio and video archives too large to listen to."""
+
+
+app.command("status")(status.status)
+app.add_typer(config_group.app, name="config")
+app.add_typer(db_group.app, name="db")

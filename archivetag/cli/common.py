@@ -1,0 +1,77 @@
+"""What every command shares: the settings flags, JSON output, and error reporting.
+
+Like sqlite-utils' output decorators, `settings_options` gives each command the same
+`--config/--data-dir/--db` flags and hands it the resolved `Settings`; a flag means the same
+thing in every command.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sys
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from archivetag.config import Settings, load_settings
+
+ConfigFlag = Annotated[
+    Optional[Path],
+    typer.Option("--config", help="Settings file (default: $ARCHIVETAG_CONFIG, else the user config dir).",
+                 show_default=False),
+]
+DataDirFlag = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Where the database, index, logs and lock live (also $ARCHIVETAG_HOME).",
+                 show_default=False),
+]
+DbFlag = Annotated[
+    Optional[str],
+    typer.Option("--db", help="SQLAlchemy database URL instead of the SQLite file in the data dir.",
+                 show_default=False),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+_SETTINGS_FLAGS = {"config_file": ConfigFlag, "data_dir": DataDirFlag, "db": DbFlag}
+
+
+def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds the settings flags to `command`, which receives `settings` instead."""
+    signature = inspect.signature(command)
+    hints = typing.get_type_hints(command, include_extras=True)  # resolves string annotations
+    own = [p.replace(annotation=hints.get(name, p.annotation))
+           for name, p in signature.parameters.items() if name != "settings"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=flag, default=None)
+        for name, flag in _SETTINGS_FLAGS.items()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, config_file: Path | None = None, data_dir: Path | None = None,
+                db: str | None = None, **kwargs: Any) -> Any:
+        settings = load_settings(
+            config_file,
+            overrides={"data_dir": str(data_dir) if data_dir else None, "db": db},
+        )
+        return command(*args, settings=settings, **kwargs)
+
+    parameters = own + added
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on stdout: what scripts read."""
+    sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def open_catalogue(settings: Settings):
+    """The database the settings name, at the current schema (created if new)."""
+    from archivetag.storage.database import open_database
+
+    return open_database(settings.database_url())

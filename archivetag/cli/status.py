@@ -1,0 +1,56 @@
+"""`archivetag status`: what the catalogue holds and how the last runs went."""
+
+from __future__ import annotations
+
+from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings_options
+from archivetag.config import Settings
+
+
+@settings_options
+def status(settings: Settings, json_output: JsonFlag = False) -> None:
+    """Show the database, its schema version, file counts by status, and the last runs."""
+    from dataclasses import asdict
+
+    from archivetag.storage.database import schema_state
+    from archivetag.storage.queries import catalogue_counts, recent_runs, run_duration_s
+
+    database = open_catalogue(settings)
+    with database.sessions() as session:
+        counts = catalogue_counts(session)
+        runs = recent_runs(session)
+    report = {
+        "database": database.url,
+        "data_dir": str(settings.data_dir()),
+        "schema_version": schema_state(database.engine).current,
+        **asdict(counts),
+        "runs": [
+            {"id": run.id, "command": run.command, "status": run.status,
+             "started_at": run.started_at.isoformat(), "duration_s": run_duration_s(run),
+             "summary": run.summary}
+            for run in runs
+        ],
+    }
+    database.engine.dispose()
+    if json_output:
+        print_json(report)
+        return
+    _print_human(report)
+
+
+def _print_human(report: dict) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    console.print(f"database  {report['database']} (schema {report['schema_version']})")
+    console.print(f"data dir  {report['data_dir']}")
+    files = report["files"]
+    console.print("files     " + ", ".join(f"{count} {status}" for status, count in files.items()))
+    console.print(f"segments  {report['segments']} ({report['silent_segments']} silent)")
+    console.print(f"annotations {report['annotations']} ({report['imported_annotations']} imported), "
+                  f"{report['tags']} tags on {report['tagged_segments']} segments")
+    if not report["runs"]:
+        console.print("runs      none yet")
+    for run in report["runs"]:
+        took = f", {run['duration_s']:.1f} s" if run["duration_s"] is not None else ""
+        console.print(f"run {run['id']:>5}  {run['started_at'][:19]}  {run['command']}  "
+                      f"{run['status']}{took}")

@@ -1,0 +1,178 @@
+"""Opening the database: engine settings per backend, and the schema version check.
+
+A new database is created at the current schema on first use. One at an older schema is
+refused until `archivetag db upgrade`; one at a newer schema (written by a later archivetag)
+is refused outright, so no program ever writes a schema it does not know.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from archivetag.errors import UserError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseError(UserError):
+    """The database cannot be used as it is; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None  # None: an empty database
+    head: str
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be shown: the password, if any, hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _sqlite_connection_setup(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy's BEGIN (below) open transactions, not the driver's implicit ones, so DDL
+    # in a migration is transactional too.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`, with the SQLite pragmas set on every connection."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"not a database URL: {safe_url(url)}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _sqlite_connection_setup)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except ModuleNotFoundError as error:
+        raise DatabaseError(
+            f"the driver for {parsed.drivername} is not installed ({error.name}); for "
+            "PostgreSQL install archivetag[postgres]"
+        ) from None
+
+
+def _alembic_config(connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current is None and inspect(connection).get_table_names():
+            raise DatabaseError(
+                f"{safe_url(str(engine.url))} holds tables but no archivetag schema version: "
+                "not an archivetag database"
+            )
+    return SchemaState(current=current, head=head)
+
+
+def _known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+
+
+def upgrade(engine: Engine) -> SchemaState:
+    """Brings the schema to the current version, each migration in its own transaction."""
+    state = schema_state(engine)
+    if state.current is not None and state.current not in _known_revisions():
+        raise _too_new(engine, state)
+    if not state.up_to_date:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "head")
+    return schema_state(engine)
+
+
+def backup_sqlite(engine: Engine, state: SchemaState) -> Path | None:
+    """Copies a SQLite database file aside before a migration; returns the copy's path."""
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    source_path = Path(database)
+    if not source_path.exists():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target_path = source_path.with_name(f"{source_path.name}.{state.current}.{stamp}.bak")
+    with sqlite3.connect(source_path) as source, sqlite3.connect(target_path) as target:
+        source.backup(target)
+    return target_path
+
+
+def _too_new(engine: Engine, state: SchemaState) -> DatabaseError:
+    return DatabaseError(
+        f"the database {safe_url(str(engine.url))} has schema version {state.current}, newer "
+        f"than this archivetag knows (latest {state.head}): upgrade archivetag"
+    )
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def url(self) -> str:
+        return safe_url(str(self.engine.url))
+
+
+def open_database(url: str) -> Database:
+    """Opens the database, creating the schema in an empty one; refuses a wrong version."""
+    engine = make_engine(url)
+    try:
+        state = schema_state(engine)
+        if state.current is None:
+            state = upgrade(engine)
+        elif state.current not in _known_revisions():
+            raise _too_new(engine, state)
+        elif not state.up_to_date:
+            raise DatabaseError(
+                f"the database {safe_url(url)} has schema version {state.current}; this "
+                f"archivetag needs {state.head}: run `archivetag db upgrade` (SQLite files are "
+                "backed up first)"
+            )
+    except SQLAlchemyError as error:
+        engine.dispose()
+        raise DatabaseError(f"cannot open {safe_url(url)}: {_first_line(error)}") from None
+    except DatabaseError:
+        engine.dispose()
+        raise
+    return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

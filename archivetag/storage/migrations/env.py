@@ -1,0 +1,15 @@
+"""Alembic environment: archivetag hands over an open connection; nothing is read from an ini."""
+
+from alembic import context
+
+from archivetag.storage.schema import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=True,  # SQLite can only change a table by copying it
+    transaction_per_migration=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,102 @@
+"""Small functions over the database that the command line, the pipeline and the tests share."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archivetag import __version__
+from archivetag.storage.database import safe_url
+from archivetag.storage.schema import (
+    FILE_STATUSES,
+    Annotation,
+    MediaFile,
+    Run,
+    Segment,
+    SegmentTag,
+    Tag,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class CatalogueCounts:
+    files: dict[str, int]  # every status in FILE_STATUSES, zero included
+    segments: int
+    silent_segments: int
+    annotations: int
+    imported_annotations: int
+    tags: int
+    tagged_segments: int
+
+
+def catalogue_counts(session: Session) -> CatalogueCounts:
+    by_status = dict(
+        session.execute(select(MediaFile.status, func.count()).group_by(MediaFile.status)).all()
+    )
+    return CatalogueCounts(
+        files={status: by_status.get(status, 0) for status in FILE_STATUSES},
+        segments=session.scalar(select(func.count()).select_from(Segment)),
+        silent_segments=session.scalar(
+            select(func.count()).select_from(Segment).where(Segment.silent)
+        ),
+        annotations=session.scalar(select(func.count()).select_from(Annotation)),
+        imported_annotations=session.scalar(
+            select(func.count()).select_from(Annotation).where(Annotation.imported)
+        ),
+        tags=session.scalar(select(func.count()).select_from(Tag)),
+        tagged_segments=session.scalar(select(func.count(func.distinct(SegmentTag.segment_id)))),
+    )
+
+
+def start_run(session: Session, command: str, arguments: list[str]) -> Run:
+    """Records that a command began; commits, so a killed run still leaves its trace."""
+    run = Run(
+        command=command,
+        arguments=arguments,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        version=__version__,
+    )
+    session.add(run)
+    session.commit()
+    return run
+
+
+def finish_run(session: Session, run: Run, status: str, summary: dict) -> None:
+    run.status = status
+    run.summary = summary
+    run.ended_at = utcnow()
+    session.commit()
+
+
+def recent_runs(session: Session, limit: int = 5) -> list[Run]:
+    return list(session.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))
+
+
+def run_duration_s(run: Run) -> float | None:
+    if run.ended_at is None:
+        return None
+    return (_aware(run.ended_at) - _aware(run.started_at)).total_seconds()
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes for what was stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def command_line() -> list[str]:
+    """This process's arguments as they may be recorded: a password in a --db URL is hidden."""
+    arguments = list(sys.argv[1:])
+    for position, argument in enumerate(arguments):
+        if argument.startswith("--db="):
+            arguments[position] = "--db=" + safe_url(argument[len("--db="):])
+        elif position and arguments[position - 1] == "--db":
+            arguments[position] = safe_url(argument)
+    return arguments
