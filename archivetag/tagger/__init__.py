@@ -1,0 +1,1 @@
+"""What the audio says: the MiDashengLM model, task prompts and output parsing."""
