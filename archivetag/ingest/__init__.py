@@ -1,0 +1,6 @@
+"""Reading archives: paths in, timed 16 kHz mono segments or a clear outcome out.
+
+Modules: ``discover`` (walk paths), ``fingerprint`` (cheap identity, full hash),
+``probe`` (ffprobe), ``decode`` (ffmpeg pipe), ``segment`` (windows and loudness),
+``read`` (one file end to end). Kept free of imports so the CLI starts fast.
+"""

@@ -1,0 +1,132 @@
+"""Stream one audio stream out of ffmpeg as 16 kHz mono float32 blocks.
+
+ffmpeg writes raw samples to a pipe and we read fixed blocks, so memory stays flat
+however long the file. ``aresample=async=1:first_pts=0`` pads or trims by timestamps,
+so sample n sits at n/16000 s of playback as a player shows it (container start
+offset removed, encoder priming already skipped by ffmpeg's demuxers). A watchdog kills
+an ffmpeg that is hung or far too slow; stderr is drained on a thread so a chatty
+decoder can never fill its pipe and stall.
+"""
+
+import collections
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import ffmpeg
+import numpy as np
+
+from archivetag.ingest.media_url import media_url
+from archivetag.ingest.stderr import short_reason
+
+SAMPLE_RATE = 16_000
+BLOCK_SECONDS = 4
+_STDERR_LINES = 20
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Watchdog: ffmpeg gets ``timeout_base_s`` plus the duration at ``min_speed`` x realtime."""
+
+    timeout_base_s: float = 60.0
+    min_speed: float = 10.0
+
+    def __post_init__(self):
+        if self.timeout_base_s <= 0:
+            raise ValueError(f"decode timeout base must be positive, got {self.timeout_base_s}")
+        if self.min_speed <= 0:
+            raise ValueError(f"decode minimum speed must be positive, got {self.min_speed}")
+
+    def timeout_for(self, duration_s: float | None) -> float:
+        # Unknown length: allow one hour of audio before calling it hung.
+        return self.timeout_base_s + (duration_s or 3600.0) / self.min_speed
+
+
+@dataclass(frozen=True)
+class DecodeEnd:
+    """How ffmpeg finished, known once the blocks are exhausted."""
+
+    returncode: int
+    timed_out: bool
+    stderr: str  # short, readable tail; empty when ffmpeg said nothing
+    samples: int
+
+
+def decode_command(path: bytes | str, stream_index: int) -> list[str]:
+    """The ffmpeg command line that writes the chosen stream to stdout."""
+    return (
+        ffmpeg.input(media_url(path))
+        .output(
+            "pipe:1",
+            map=f"0:{stream_index}",
+            af="aresample=async=1:first_pts=0",
+            ac=1,
+            ar=SAMPLE_RATE,
+            acodec="pcm_f32le",
+            format="f32le",
+        )
+        .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
+        .compile()
+    )
+
+
+class PcmStream:
+    """Context manager over one ffmpeg process; iterate for float32 blocks, then read ``end``.
+
+    Leaving the ``with`` block early kills ffmpeg, so an abandoned file leaves no process.
+    """
+
+    def __init__(self, path: bytes | str, stream_index: int, timeout_s: float):
+        self.end: DecodeEnd | None = None
+        self._timeout_s = timeout_s
+        self._timed_out = threading.Event()
+        self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        self._proc = subprocess.Popen(
+            decode_command(path, stream_index),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+        self._watchdog = threading.Timer(timeout_s, self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _read_stderr(self) -> None:
+        for raw in self._proc.stderr:
+            self._stderr.append(raw.decode("utf-8", errors="replace")[:500])
+
+    def _expire(self) -> None:
+        self._timed_out.set()
+        self._proc.kill()
+
+    def __enter__(self) -> "PcmStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._watchdog.cancel()
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.stdout.close()
+        self._proc.wait()
+        self._drain.join()
+        self._proc.stderr.close()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        block_bytes = BLOCK_SECONDS * SAMPLE_RATE * 4
+        samples = 0
+        while data := self._proc.stdout.read(block_bytes):
+            usable = len(data) - len(data) % 4
+            block = np.frombuffer(data[:usable], dtype="<f4")
+            samples += len(block)
+            yield block
+        returncode = self._proc.wait()
+        self._watchdog.cancel()
+        self._drain.join()
+        timed_out = self._timed_out.is_set()
+        self.end = DecodeEnd(returncode, timed_out, short_reason(self._stderr), samples)

@@ -1,0 +1,145 @@
+"""Ask ffprobe what a file holds and pick the audio stream to tag.
+
+Returns ``MediaInfo`` for a file with audio, or an ``Outcome``-shaped verdict
+(``ProbeVerdict``) saying why not: no audio stream, not a media file, or a failure
+with ffprobe's own words.
+"""
+
+import json
+import subprocess
+from dataclasses import dataclass
+from typing import Literal
+
+from archivetag.ingest.media_url import media_url
+from archivetag.ingest.stderr import short_reason
+
+PROBE_TIMEOUT_S = 30.0
+_NOT_MEDIA_HINTS = ("misdetection possible",)
+_ESTIMATED = "Estimating duration from bitrate"
+
+
+@dataclass(frozen=True)
+class StreamChoice:
+    """Which audio stream to tag when a file has several.
+
+    ``index`` counts audio streams only (0 = the first, like ``-map 0:a:0``); otherwise a
+    stream whose language tag equals ``language`` (e.g. ``"eng"``); otherwise the one
+    marked default; otherwise the first. A choice the file cannot meet falls through.
+    """
+
+    index: int | None = None
+    language: str | None = None
+
+    def __post_init__(self):
+        if self.index is not None and self.index < 0:
+            raise ValueError(f"audio stream index must be 0 or more, got {self.index}")
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    container: str  # ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+    duration: float | None  # seconds of playback; None when the file does not say
+    duration_estimated: bool  # guessed from the bitrate: too rough to judge truncation
+    start_time: float  # container start offset; segment times are relative to it
+    stream_index: int  # absolute index of the chosen stream (ffmpeg -map 0:N)
+    codec: str
+    sample_rate: int
+    channels: int
+    language: str | None
+    audio_streams: int
+
+
+@dataclass(frozen=True)
+class ProbeVerdict:
+    """Why a probed file will not be decoded."""
+
+    status: Literal["skipped", "failed"]
+    reason: str
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def choose_stream(streams: list[dict], choice: StreamChoice) -> dict:
+    """Pick one of ``streams`` (ffprobe audio stream dicts, non-empty) per ``choice``."""
+    if choice.index is not None and choice.index < len(streams):
+        return streams[choice.index]
+    if choice.language:
+        wanted = choice.language.lower()
+        for stream in streams:
+            if str(stream.get("tags", {}).get("language", "")).lower() == wanted:
+                return stream
+    for stream in streams:
+        if stream.get("disposition", {}).get("default"):
+            return stream
+    return streams[0]
+
+
+def media_info(report: dict, warnings: str, choice: StreamChoice) -> MediaInfo | ProbeVerdict:
+    """Interpret ffprobe's JSON ``report``; pure, so every branch is testable."""
+    fmt = report.get("format", {})
+    streams = report.get("streams", [])
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    if not audio:
+        if not streams:
+            return ProbeVerdict("skipped", "not a media file (no streams)")
+        return ProbeVerdict("skipped", "no audio stream")
+    stream = choose_stream(audio, choice)
+    start = _float(fmt.get("start_time")) or 0.0
+    stream_start = _float(stream.get("start_time"))
+    stream_duration = _float(stream.get("duration"))
+    duration = _float(fmt.get("duration"))
+    if stream_duration is not None:
+        # Decoded audio runs from the container start to the end of this stream.
+        duration = stream_duration + max(0.0, (stream_start or start) - start)
+    return MediaInfo(
+        container=fmt.get("format_name", "unknown"),
+        duration=duration,
+        duration_estimated=_ESTIMATED in warnings,
+        start_time=start,
+        stream_index=int(stream["index"]),
+        codec=stream.get("codec_name", "unknown"),
+        sample_rate=int(stream.get("sample_rate") or 0),
+        channels=int(stream.get("channels") or 0),
+        language=stream.get("tags", {}).get("language"),
+        audio_streams=len(audio),
+    )
+
+
+def _failure(stderr: str) -> ProbeVerdict:
+    lines = stderr.splitlines()
+    if any(hint in stderr for hint in _NOT_MEDIA_HINTS) or (
+        len(lines) == 1 and lines[0].endswith("Invalid data found when processing input")
+    ):
+        return ProbeVerdict("skipped", "not a media file")
+    return ProbeVerdict("failed", short_reason(lines) or "ffprobe failed")
+
+
+def probe(
+    path: bytes | str, choice: StreamChoice = StreamChoice(), timeout_s: float = PROBE_TIMEOUT_S
+) -> MediaInfo | ProbeVerdict:
+    """Run ffprobe (killed after ``timeout_s``) on a regular file ``path``."""
+    args = ["ffprobe", "-v", "warning", "-show_format", "-show_streams", "-of", "json"]
+    try:
+        done = subprocess.run(
+            [*args, media_url(path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        return ProbeVerdict("failed", f"ffprobe timed out after {timeout_s:g} s")
+    except OSError as error:
+        return ProbeVerdict("failed", f"cannot run ffprobe: {error.strerror}")
+    stderr = done.stderr.decode("utf-8", errors="replace")
+    if done.returncode != 0:
+        return _failure(stderr)
+    try:
+        report = json.loads(done.stdout.decode("utf-8", errors="replace"))
+    except ValueError:
+        return ProbeVerdict("failed", "ffprobe gave unreadable output")
+    return media_info(report, stderr, choice)
