@@ -1,0 +1,120 @@
+"""The command line as a user meets it: help, version, status, schema upgrades, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from archivetag import __version__
+from archivetag.storage.database import MIGRATIONS, _alembic_config, make_engine, open_database
+
+HEAVY_MODULES = ("torch", "transformers", "ray", "faiss", "sqlalchemy", "alembic", "numpy")
+
+
+def test_help_lists_the_command_groups(cli) -> None:
+    result = cli("--help")
+    assert result.exit_code == 0
+    for group in ("status", "config", "db"):
+        assert group in result.stdout
+    assert cli("--version").stdout.strip() == f"archivetag {__version__}"
+
+
+def test_console_script_starts_without_heavy_imports() -> None:
+    script = Path(sys.executable).with_name("archivetag")
+    assert script.exists() or shutil.which("archivetag"), "the archivetag command is not installed"
+    probe = (
+        "import sys; sys.argv = ['archivetag', '--help']\n"
+        "from archivetag.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {HEAVY_MODULES!r} if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_status_on_an_empty_data_dir(cli, isolated_environment: Path) -> None:
+    result = cli("status", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["files"] == {"pending": 0, "done": 0, "failed": 0, "skipped": 0, "missing": 0}
+    assert report["segments"] == 0 and report["runs"] == []
+    assert report["database"] == f"sqlite:///{isolated_environment / 'archivetag.db'}"
+    assert (isolated_environment / "archivetag.db").exists()
+
+    human = cli("status")
+    assert human.exit_code == 0
+    assert "0 done" in human.stdout and "runs      none yet" in human.stdout
+
+
+@pytest.mark.postgres
+def test_status_on_postgresql_hides_the_password(cli, postgres_server, postgres_url) -> None:
+    name = postgres_url.rsplit("/", 1)[1]
+    with_password = postgres_server.url(name, password="hunter2")  # trust auth ignores it
+    for args in (("status",), ("status", "--json")):
+        result = cli(*args, "--db", with_password)
+        assert result.exit_code == 0, result.stderr
+        assert "hunter2" not in result.stdout + result.stderr
+        assert "postgresql+psycopg://archivetag:***@" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "not a database URL"),
+        ("postgresql+psycopg://someone:pw@127.0.0.1:1/none", "cannot open"),
+        ("mysql+nosuchdriver://x@localhost/db", "no database driver 'mysql+nosuchdriver'"),
+    ],
+)
+def test_unusable_database_is_one_line_exit_1(cli, url: str, message: str) -> None:
+    result = cli("status", "--db", url)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert ":pw@" not in result.stderr
+
+
+def test_newer_schema_is_refused_by_every_command(cli, database_url: str) -> None:
+    open_database(database_url).engine.dispose()
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+    for args in (("status",), ("db", "upgrade")):
+        result = cli(*args, "--db", database_url)
+        assert result.exit_code == 1
+        assert "newer than this archivetag knows" in result.stderr
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "ffff"
+    engine.dispose()
+
+
+def test_db_upgrade_migrates_an_older_database_after_a_backup(cli, database_url: str) -> None:
+    revisions = [script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()]
+    assert len(revisions) >= 2, "needs a schema with at least two migrations"
+    older, head = revisions[1], revisions[0]
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), older)
+
+    refused = cli("status", "--db", database_url)
+    assert refused.exit_code == 1
+    assert "run `archivetag db upgrade`" in refused.stderr
+
+    result = cli("db", "upgrade", "--db", database_url)
+    assert result.exit_code == 0, result.stderr
+    assert f"-> {head}" in result.stdout
+    if database_url.startswith("sqlite"):
+        database_file = Path(engine.url.database)
+        backups = list(database_file.parent.glob(f"{database_file.name}.{older}.*.bak"))
+        assert len(backups) == 1
+    assert cli("status", "--db", database_url).exit_code == 0
+    assert "is current" in cli("db", "upgrade", "--db", database_url).stdout
+    engine.dispose()
