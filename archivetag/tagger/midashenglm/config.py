@@ -18,6 +18,18 @@ from archivetag.tagger.midashenglm.errors import ModelLoadError
 TINY_MARKER = "archivetag_tiny"
 """config.json key that marks a random test checkpoint written by ``make_tiny``."""
 
+TEXT_KEYS_REPORTED = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "vocab_size",
+    "rms_norm_eps",
+    "max_position_embeddings",
+)
+"""Decoder settings whose absence from the file ``model info`` reports (default used)."""
+
 MIDASHENGLM_AUDIO_TOKEN_ID = 151646
 """``audio_token_id`` of the released checkpoints (reference §7)."""
 
@@ -146,6 +158,9 @@ def config_from_dict(raw: dict[str, Any]) -> MiDashengLMConfig:
     subsample_factor = int(raw.get("subsample_factor", 5))
     check_supported(encoder, subsample_factor)
     text = dict(raw.get("text_config") or {})
+    absent += [f"text_config.{key}" for key in TEXT_KEYS_REPORTED if key not in text]
+    if "rope_theta" not in text and "rope_theta" not in (text.get("rope_parameters") or {}):
+        absent.append("text_config.rope_theta")
     return MiDashengLMConfig(
         encoder=encoder,
         text=text,

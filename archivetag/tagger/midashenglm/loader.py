@@ -230,4 +230,6 @@ def load_model(
     reset_rotary(model.decoder, torch_device)
     check_rotary(model.decoder, rope_theta(config.text))
     compare_front_end(stored, model)
+    if config.tiny:
+        logger.warning("%s is a tiny random test checkpoint: its output is meaningless", model_dir)
     return LoadedModel(model.eval(), tokenizer, special, config, model_dir, model_id, revision)

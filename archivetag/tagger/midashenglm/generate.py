@@ -1,0 +1,106 @@
+"""Batched generation: each segment's audio is encoded once and reused for every task prompt.
+
+Text is left-padded, audio embeddings are scattered into the ``<|AUDIO|>`` positions, and
+transformers' ``generate`` runs the Qwen2 decoder with its KV cache, greedily, stopping at
+``<|im_end|>`` or ``<|endoftext|>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from archivetag.tagger.midashenglm.loader import LoadedModel
+from archivetag.tagger.midashenglm.tokens import DEFAULT_SYSTEM_PROMPT, prompt_ids
+from archivetag.tagger.tasks import Task
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One task's answer for one segment; ``finished`` is False when the limit cut it off."""
+
+    task: str
+    text: str
+    token_ids: tuple[int, ...]
+    finished: bool
+
+
+def generation_inputs(
+    loaded: LoadedModel, audio: Sequence[torch.Tensor], prompts: Sequence[list[int]]
+) -> dict[str, torch.Tensor]:
+    """``inputs_embeds`` and ``attention_mask`` for a left-padded batch of prompts."""
+    special = loaded.special
+    device = loaded.model.device
+    width = max(len(prompt) for prompt in prompts)
+    ids = torch.full((len(prompts), width), special.pad, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, width - len(prompt) :] = torch.tensor(prompt)
+        mask[row, width - len(prompt) :] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    embeds = loaded.model.decoder.get_input_embeddings()(ids)
+    placeholders = ids == special.audio
+    audio_rows = torch.cat(list(audio)).to(device, embeds.dtype)
+    if int(placeholders.sum()) != audio_rows.shape[0]:
+        raise ValueError("audio placeholder count does not match the audio embeddings")
+    embeds[placeholders] = audio_rows
+    return {"inputs_embeds": embeds, "attention_mask": mask}
+
+
+def generation_config(loaded: LoadedModel, max_new_tokens: int, min_new_tokens: int = 0):
+    """Greedy decoding that stops at either stop token; nothing taken from files on disk."""
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
+        do_sample=False,
+        num_beams=1,
+        max_new_tokens=max_new_tokens,
+        min_new_tokens=min_new_tokens,
+        eos_token_id=list(loaded.special.stop),
+        pad_token_id=loaded.special.pad,
+    )
+
+
+def generate_tokens(
+    loaded: LoadedModel,
+    audio: Sequence[torch.Tensor],
+    prompts: Sequence[list[int]],
+    max_new_tokens: int,
+    min_new_tokens: int = 0,
+) -> list[list[int]]:
+    """New token ids per row, up to and including the first stop token."""
+    with torch.no_grad():
+        output = loaded.model.decoder.generate(
+            **generation_inputs(loaded, audio, prompts),
+            generation_config=generation_config(loaded, max_new_tokens, min_new_tokens),
+        )
+    stops = set(loaded.special.stop)
+    rows = []
+    for row in output.tolist():
+        end = next((i + 1 for i, token in enumerate(row) if token in stops), len(row))
+        rows.append(row[:end])
+    return rows
+
+
+def answer_tasks(
+    loaded: LoadedModel,
+    waveforms: Sequence[torch.Tensor],
+    tasks: Sequence[Task],
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+) -> list[dict[str, Answer]]:
+    """Ask every task of every 16 kHz waveform; one dict of answers per waveform."""
+    audio = loaded.model.encode_audio(waveforms)
+    answers: list[dict[str, Answer]] = [{} for _ in waveforms]
+    stops = set(loaded.special.stop)
+    for task in tasks:
+        prompts = [
+            prompt_ids(loaded.tokenizer, loaded.special, system_prompt, task.prompt, len(a))
+            for a in audio
+        ]
+        for row, tokens in enumerate(generate_tokens(loaded, audio, prompts, task.max_new_tokens)):
+            finished = bool(tokens) and tokens[-1] in stops
+            text = loaded.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            answers[row][task.name] = Answer(task.name, text, tuple(tokens), finished)
+    return answers

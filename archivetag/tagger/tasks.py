@@ -1,0 +1,86 @@
+"""Tasks (a prompt and a token limit each) and parsing of the model's answers.
+
+Prompts are the model's own evaluation prompts (reference §9); the model was trained on
+them, so wording changes cost quality. Parsing never raises: odd or empty output is kept as
+it came, next to whatever could be made of it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TASK_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One question asked of every segment."""
+
+    name: str
+    prompt: str
+    max_new_tokens: int
+
+    def __post_init__(self) -> None:
+        if not TASK_NAME.match(self.name):
+            raise ValueError(
+                f"task name {self.name!r}: use 1-32 lower-case letters, digits or '_'"
+            )
+        if not self.prompt.strip():
+            raise ValueError(f"task {self.name!r} has an empty prompt")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"task {self.name!r}: max_new_tokens must be at least 1")
+
+
+DEFAULT_TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task("caption", "Write an audio caption describing the sound", 64),
+        Task("tags", "Which labels describe the sound?", 64),
+        Task("transcript", "Transcribe the speech into text", 256),
+        Task("language", "What language is spoken?", 16),
+        Task("genre", "What's the music genre?", 16),
+    )
+}
+"""Built-in tasks; caption and tags run by default, the others on request."""
+
+TAG_SYNONYMS = {
+    "man speaking": "male speech, man speaking",
+    "male speech": "male speech, man speaking",
+    "woman speaking": "female speech, woman speaking",
+    "female speech": "female speech, woman speaking",
+    "child speaking": "child speech, kid speaking",
+    "child speech": "child speech, kid speaking",
+    "talking": "speech",
+    "speaking": "speech",
+    "dog barking": "bark",
+    "barking": "bark",
+    "automobile": "car",
+    "rain on surface": "raindrop",
+}
+"""Common variants of AudioSet names, mapped to the AudioSet name (both lower-case)."""
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Tags as the model wrote them and as stored for search (lower-case, synonyms merged)."""
+
+    raw: tuple[str, ...]
+    normalised: tuple[str, ...]
+
+
+def normalise_tag(tag: str) -> str:
+    """Lower-case, single spaces, AudioSet name for a known synonym."""
+    text = " ".join(tag.casefold().split())
+    return TAG_SYNONYMS.get(text, text)
+
+
+def unique(items: list[str]) -> tuple[str, ...]:
+    """Drop empty strings and repeats, keeping first-seen order."""
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
+def parse_tags(text: str) -> Tags:
+    """Split the model's ``Label;Label;…`` answer; names keep their inner commas."""
+    raw = unique([part.strip() for part in text.split(";")])
+    return Tags(raw=raw, normalised=unique([normalise_tag(tag) for tag in raw]))
