@@ -205,11 +205,16 @@ class SegmentTag(Base):
 
 
 class Embedding(Base):
-    """A segment's text vector; stored so the FAISS index can be rebuilt without re-embedding."""
+    """A segment's text vector; stored so the FAISS index can be rebuilt without re-embedding.
+
+    A changed text gets a new row (delete, then insert), never an update in place: a search
+    index catches up from rows with ids above the last one it saw (archivetag/index).
+    """
 
     __tablename__ = "embeddings"
     __table_args__ = (
         UniqueConstraint("segment_id", "embedder", name="uq_embeddings_segment_embedder"),
+        Index("ix_embeddings_embedder_id", "embedder", "id"),  # a search's cheap catch-up check
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -219,6 +224,28 @@ class Embedding(Base):
     text_hash: Mapped[str] = mapped_column(String(64))  # of the text embedded
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float16
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Catalogue(Base):
+    """One row: this database's identity, so an index file made from another one is noticed."""
+
+    __tablename__ = "catalogue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)  # a random UUID
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Full-text search over annotations lives outside these models, created by migration 0002:
+# an FTS5 table kept in step by triggers (plus its shadow tables) on SQLite, an expression GIN
+# index on PostgreSQL. SQLAlchemy cannot describe either; comparisons of models with the
+# database pass `include_name` so that they are not reported as differences.
+FULL_TEXT_NAMES = ("annotations_fts", "ix_annotations_fts")
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic's include_name hook: everything except the full-text structures."""
+    return not (name or "").startswith(FULL_TEXT_NAMES)
 
 
 class Run(Base):
