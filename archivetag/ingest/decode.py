@@ -53,7 +53,7 @@ class DecodeEnd:
     samples: int
 
 
-def decode_command(path: bytes | str, stream_index: int) -> list[str]:
+def decode_command(path: bytes | str, stream_index: int) -> list[str | bytes]:
     """The ffmpeg command line that writes the chosen stream to stdout."""
     return (
         ffmpeg.input(media_url(path))

@@ -5,6 +5,7 @@ become ``Problem`` items next to the ``Candidate`` items, and the tree is read o
 directory iterator at a time, so memory does not grow with the number of files.
 """
 
+import collections
 import errno
 import os
 import stat
@@ -134,59 +135,64 @@ class _Walker:
         except OSError as error:
             yield Problem(path, *_os_reason(error), True)
             return
-        if stat.S_ISDIR(st.st_mode):
-            yield from self.tree(path, st)
-        else:
+        if not stat.S_ISDIR(st.st_mode):
             yield self.file(path)  # a file named explicitly is taken whatever its name
+            return
+        # Folders reached through symlinks wait until the real tree is done, so a folder
+        # inside the root is always reported under its real path.
+        links = collections.deque([(path, b"")])
+        while links:
+            yield from self._walk(*links.popleft(), links)
 
-    def tree(self, top: bytes, top_st: os.stat_result) -> Iterator[Candidate | Problem]:
-        """Depth-first walk keeping one open directory iterator per level."""
-        self.visited.add((top_st.st_dev, top_st.st_ino))
-        ancestors = [(top_st.st_dev, top_st.st_ino)]
-        stack: list[tuple[bytes, Iterator[os.DirEntry[bytes]]]] = []
-        opened = self._open(top)
+    def _enter(self, path: bytes) -> Iterator[os.DirEntry[bytes]] | Problem:
+        """Open a folder once: a second way into it is reported, not walked again."""
+        try:
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) in self.visited:
+                return Problem(path, "skipped", "folder already scanned through another path")
+            entries = os.scandir(path)
+        except OSError as error:
+            return Problem(path, *_os_reason(error), True)
+        self.visited.add((st.st_dev, st.st_ino))
+        return entries
+
+    def _walk(
+        self, top: bytes, top_rel: bytes, links: collections.deque
+    ) -> Iterator[Candidate | Problem]:
+        """Depth-first over real folders, one open directory iterator per level."""
+        opened = self._enter(top)
         if isinstance(opened, Problem):
             yield opened
             return
-        stack.append((b"", opened))
+        stack = [(top, top_rel, opened)]
         while stack:
-            rel_dir, entries = stack[-1]
+            path, rel_dir, entries = stack[-1]
             try:
                 entry = next(entries, None)
             except OSError as error:
-                status, reason = _os_reason(error)
-                yield Problem(os.path.join(top, rel_dir), status, reason, True)
+                yield Problem(path, *_os_reason(error), True)
                 entry = None
             if entry is None:
                 stack.pop()
-                ancestors.pop()
                 entries.close()
                 continue
             if self._hidden(entry.name):
                 continue
             rel = rel_dir + b"/" + entry.name if rel_dir else entry.name
-            item = self._entry(rel, entry, ancestors)
-            if isinstance(item, tuple):
-                st, opened = item
+            item = self._entry(rel, entry)
+            if item == "folder":
+                opened = self._enter(entry.path)
                 if isinstance(opened, Problem):
                     yield opened
                 else:
-                    ancestors.append((st.st_dev, st.st_ino))
-                    stack.append((rel, opened))
+                    stack.append((entry.path, rel, opened))
+            elif item == "link":
+                links.append((entry.path, rel))
             elif item is not None:
                 yield item
 
-    def _open(self, path: bytes) -> Iterator[os.DirEntry[bytes]] | Problem:
-        try:
-            return os.scandir(path)
-        except OSError as error:
-            status, reason = _os_reason(error)
-            return Problem(path, status, reason, True)
-
-    def _entry(
-        self, rel: bytes, entry: os.DirEntry[bytes], ancestors: list[tuple[int, int]]
-    ) -> Candidate | Problem | tuple[os.stat_result, Iterator | Problem] | None:
-        """A candidate, a problem, a folder to descend into as (stat, iterator), or None."""
+    def _entry(self, rel: bytes, entry: os.DirEntry[bytes]) -> Candidate | Problem | str | None:
+        """A candidate or problem; "folder" or "link" for a folder to walk; None to ignore."""
         path = entry.path
         try:
             link = entry.is_symlink()
@@ -200,15 +206,11 @@ class _Walker:
                 return Problem(path, "skipped", "symlink loop")
             return Problem(path, *_os_reason(error))
         if stat.S_ISDIR(st.st_mode):
-            key = (st.st_dev, st.st_ino)
             if self.exclude.match(rel):
                 return None
-            if key in ancestors:
+            if link and _points_above(path):
                 return Problem(path, "skipped", "symlink loop")
-            if key in self.visited:
-                return Problem(path, "skipped", "folder already scanned through another path")
-            self.visited.add(key)
-            return st, self._open(path)
+            return "link" if link else "folder"
         if not self._wanted_file(rel):
             return None
         if not stat.S_ISREG(st.st_mode):
@@ -216,12 +218,20 @@ class _Walker:
         return self.file(path)
 
 
+def _points_above(link: bytes) -> bool:
+    """Whether a folder symlink leads to its own folder or one above it: an endless tree."""
+    target = os.path.realpath(link)
+    here = os.path.realpath(os.path.dirname(link))
+    return here == target or here.startswith(target.rstrip(b"/") + b"/")
+
+
 def discover(
     roots: Iterable[bytes | str | os.PathLike], options: DiscoveryOptions = DiscoveryOptions()
 ) -> Iterator[Candidate | Problem]:
     """Yield a ``Candidate`` or a ``Problem`` for every media-looking file under ``roots``.
 
-    Symlinks are followed; a folder is entered once however many links lead to it.
+    Symlinks are followed; a folder is entered once however many links lead to it, and
+    a link back up the tree is reported as a loop instead of being walked forever.
     """
     walker = _Walker(options)
     for root in roots:

@@ -3,10 +3,10 @@
 import os
 
 
-def media_url(path: bytes | str) -> str:
-    """``file:`` + the absolute path, as a str whose odd bytes survive as surrogates.
+def media_url(path: bytes | str) -> bytes:
+    """``file:`` + the absolute path, as bytes so names that are not UTF-8 pass unchanged.
 
     The prefix stops ffmpeg reading ``a:b.mp3`` as protocol ``a`` or ``-x.mp3`` as an
-    option; subprocess turns the surrogate escapes back into the original bytes.
+    option.
     """
-    return "file:" + os.fsdecode(os.path.abspath(os.fsencode(path)))
+    return b"file:" + os.path.abspath(os.fsencode(path))

@@ -116,7 +116,7 @@ def _failure(stderr: str) -> ProbeVerdict:
         len(lines) == 1 and lines[0].endswith("Invalid data found when processing input")
     ):
         return ProbeVerdict("skipped", "not a media file")
-    return ProbeVerdict("failed", short_reason(lines) or "ffprobe failed")
+    return ProbeVerdict("failed", "damaged media: " + (short_reason(lines) or "ffprobe failed"))
 
 
 def probe(
