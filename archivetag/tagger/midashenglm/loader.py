@@ -18,7 +18,13 @@ from archivetag.tagger.midashenglm.config import MiDashengLMConfig, read_config
 from archivetag.tagger.midashenglm.decoder import check_rotary, reset_rotary, rope_theta
 from archivetag.tagger.midashenglm.errors import ModelLoadError
 from archivetag.tagger.midashenglm.frontend import filterbank_for, window_for
-from archivetag.tagger.midashenglm.model import FRONT_END_BUFFERS, MiDashengLM, expected_tensors
+from archivetag.tagger.midashenglm.model import (
+    EMBED_TOKENS,
+    FRONT_END_BUFFERS,
+    LM_HEAD,
+    MiDashengLM,
+    expected_tensors,
+)
 from archivetag.tagger.midashenglm.tokens import (
     SpecialTokens,
     load_tokenizer,
@@ -29,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
-LM_HEAD = "decoder.lm_head.weight"
 IGNORED_TENSORS = ("decoder.model.rotary_emb.inv_freq",)
 FLOAT_STORAGE = {"F32", "BF16", "F16"}
 QUANTISED_SUFFIXES = (
@@ -217,16 +222,15 @@ def load_model(
     tied = LM_HEAD not in stored
     expected = expected_tensors(config, tied)
     check_tensors(stored, expected)
-    if tokenizer.get_vocab_size() > expected["decoder.model.embed_tokens.weight"][0]:
+    if tokenizer.get_vocab_size() > expected[EMBED_TOKENS][0]:
         raise ModelLoadError("tokenizer has more tokens than the decoder has embedding rows")
     with torch.device("meta"):
         model = MiDashengLM(config, tied)
-    model_names = set(model.state_dict())
-    model.load_state_dict(
-        read_tensors(stored, model_names, torch_dtype, torch_device), strict=True, assign=True
-    )
+    weights = set(expected) & set(stored) - set(FRONT_END_BUFFERS)  # buffers: compared below
+    tensors = read_tensors(stored, weights, torch_dtype, torch_device)
     if tied:
-        model.decoder.tie_weights()
+        tensors[LM_HEAD] = tensors[EMBED_TOKENS]
+    model.load_state_dict(tensors, strict=True, assign=True)
     reset_rotary(model.decoder, torch_device)
     check_rotary(model.decoder, rope_theta(config.text))
     compare_front_end(stored, model)

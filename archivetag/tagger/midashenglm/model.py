@@ -23,6 +23,9 @@ FRONT_END_BUFFERS = (
 )
 """Optional checkpoint tensors: the original torchaudio window and filterbank (§6)."""
 
+LM_HEAD = "decoder.lm_head.weight"
+EMBED_TOKENS = "decoder.model.embed_tokens.weight"
+
 
 class MiDashengLM(nn.Module):
     """The whole model; ``tied`` shares lm_head with the embeddings (decided by the tensors)."""
@@ -69,6 +72,8 @@ def expected_tensors(
     with torch.device("meta"):
         model = MiDashengLM(config, tied)
     shapes = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    if tied:
+        del shapes[LM_HEAD]  # the embedding matrix, stored once
     if with_front_end:
         encoder = config.encoder
         shapes[FRONT_END_BUFFERS[0]] = (encoder.win_length,)
