@@ -99,7 +99,7 @@ class MediaFile(Base):
     display_path: Mapped[str] = mapped_column(Text)
     root_id: Mapped[int | None] = mapped_column(ForeignKey("roots.id", ondelete="SET NULL"))
     size: Mapped[int | None] = mapped_column(BigInteger)
-    mtime: Mapped[float | None] = mapped_column(Float)
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     content_hash: Mapped[str | None] = mapped_column(String(64))
     duration: Mapped[float | None] = mapped_column(Float)

@@ -62,7 +62,7 @@ def upgrade() -> None:
     sa.Column('display_path', sa.Text(), nullable=False),
     sa.Column('root_id', sa.Integer(), nullable=True),
     sa.Column('size', sa.BigInteger(), nullable=True),
-    sa.Column('mtime', sa.Float(), nullable=True),
+    sa.Column('mtime_ns', sa.BigInteger(), nullable=True),
     sa.Column('fingerprint', sa.String(length=64), nullable=True),
     sa.Column('content_hash', sa.String(length=64), nullable=True),
     sa.Column('duration', sa.Float(), nullable=True),
