@@ -1,0 +1,71 @@
+"""Segment times are playback positions: priming and start offsets do not shift them."""
+
+import os
+
+import numpy as np
+import pytest
+
+from archivetag.ingest.decode import PcmStream
+from archivetag.ingest.discover import discover
+from archivetag.ingest.probe import MediaInfo, StreamChoice, choose_stream, probe
+from archivetag.ingest.read import read_file
+from conftest import CLICK_AT_S, onset_s
+
+TOLERANCE_S = 0.05
+
+
+@pytest.mark.parametrize(
+    ("name", "click_s"),
+    [
+        ("click.wav", CLICK_AT_S),
+        ("click.flac", CLICK_AT_S),
+        ("click.mp3", CLICK_AT_S),  # LAME priming, container start 0.025 s
+        ("click.m4a", CLICK_AT_S),  # AAC priming behind an edit list
+        ("click.aac", CLICK_AT_S),  # raw ADTS: priming not signalled, ~23 ms
+        ("click.opus", CLICK_AT_S),  # Opus pre-skip
+        ("click.ts", CLICK_AT_S),  # MPEG-TS starts at 1.4 s
+        ("offset.ts", CLICK_AT_S),  # ... or at 10 s
+        ("video.mp4", CLICK_AT_S),
+        ("delayed.mp4", CLICK_AT_S + 1.0),  # sound starts 1 s after the picture
+    ],
+)
+def test_click_lands_at_its_playback_time(media, name, click_s):
+    (item,) = discover([media / name])
+    *cut, outcome = read_file(item)
+    assert outcome.status == "done", outcome
+    assert onset_s(np.concatenate([s.samples for s in cut])) == pytest.approx(
+        click_s, abs=TOLERANCE_S
+    )
+
+
+def test_stream_choice(media):
+    path = media / "two_languages.mkv"
+    default = probe(path)
+    assert isinstance(default, MediaInfo)
+    assert (default.audio_streams, default.stream_index, default.language) == (2, 1, "fra")
+    assert probe(path, StreamChoice(language="eng")).stream_index == 0
+    assert probe(path, StreamChoice(index=0)).stream_index == 0
+    assert probe(path, StreamChoice(index=7)).stream_index == 1  # falls back to the default
+    with pytest.raises(ValueError, match="0 or more"):
+        StreamChoice(index=-1)
+
+
+def test_choose_stream_without_default_or_language_takes_the_first():
+    streams = [{"index": 3}, {"index": 5, "tags": {"language": "ger"}}]
+    assert choose_stream(streams, StreamChoice())["index"] == 3
+    assert choose_stream(streams, StreamChoice(language="GER"))["index"] == 5
+
+
+def test_probe_reports_container_codec_and_offsets(media):
+    info = probe(media / "click.ts")
+    assert (info.container, info.codec, info.channels) == ("mpegts", "mp2", 1)
+    assert info.start_time == pytest.approx(1.4)
+    assert info.duration == pytest.approx(6.0, abs=0.05)
+
+
+def test_ffmpeg_blocked_on_a_fifo_is_killed(tmp_path):
+    fifo = tmp_path / "never.mp3"
+    os.mkfifo(fifo)  # ffmpeg waits forever for a writer: only the watchdog ends it
+    with PcmStream(os.fsencode(fifo), 0, timeout_s=0.5) as stream:
+        assert list(stream) == []
+    assert stream.end.timed_out and stream.end.samples == 0
