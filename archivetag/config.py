@@ -60,6 +60,7 @@ CONSTRAINTS: dict[str, Callable[[Any], str | None]] = {
     "index.nprobe": _between(1, 65536),
     "search.mode": _choice("semantic", "keyword", "hybrid"),
     "search.limit": _between(1, 100000),
+    "search.keyword_weight": _between(0, 10),
 }
 
 

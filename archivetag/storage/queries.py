@@ -100,3 +100,22 @@ def command_line() -> list[str]:
         elif position and arguments[position - 1] == "--db":
             arguments[position] = safe_url(argument)
     return arguments
+
+
+def normalise_tag(name: str) -> str:
+    """A tag as stored in `tags.name`: lower case, single spaces."""
+    return " ".join(name.lower().split())
+
+
+def tag_ids(session: Session, names: list[str]) -> dict[str, int]:
+    """The ids of these normalised tag names, creating the tags not yet known."""
+    wanted = sorted(set(names))
+    known = {name: id_ for name, id_ in
+             session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(wanted)))}
+    for name in wanted:
+        if name not in known:
+            tag = Tag(name=name)
+            session.add(tag)
+            session.flush()
+            known[name] = tag.id
+    return known

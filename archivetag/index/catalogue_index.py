@@ -1,0 +1,210 @@
+"""The index file of one database and embedder: built, caught up and checked against SQL.
+
+SQL is the truth; the index file is derived. Each searching host keeps its own file in its
+data dir, named after the database's uid and the embedder, stamped with the last embedding
+row it took in. Opening it catches up from SQL: new rows (ids above the stamp) are added, and
+when the counts then disagree, rows deleted in SQL are removed. A missing, truncated or
+foreign file, or one made with another embedder, is rebuilt with a message, never a crash.
+
+What the ingest pipeline calls, after each committed file (or batch of files):
+`update_index(database, settings, segment_ids)`; it embeds what changed, stores the vectors,
+and brings the index file up to date. Where the vectors were computed elsewhere (tagging
+actors), store them with `vectors.store_vectors` in the file's transaction and call
+`update_index(database, settings, [])`, which then only catches the file up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from archivetag.config import Settings
+from archivetag.index import vectors
+from archivetag.index.vector_index import IndexFileError, IndexStamp, VectorIndex
+from archivetag.storage.database import Database
+from archivetag.storage.schema import Catalogue
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class IndexCheck:
+    path: Path
+    problems: tuple[str, ...]  # empty: the index and SQL agree
+    vectors: int
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def catalogue_uid(database: Database) -> str:
+    with database.sessions() as session:
+        return session.scalar(select(Catalogue.uid).order_by(Catalogue.id).limit(1))
+
+
+def index_path(settings: Settings, uid: str) -> Path:
+    embedder = settings["index.embedder"]
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", embedder).strip("-")[-40:]
+    digest = hashlib.sha256(embedder.encode("utf-8")).hexdigest()[:8]
+    return settings.data_dir() / "index" / f"{uid}-{slug}-{digest}.faiss"
+
+
+def _stamp(uid: str, embedder: str, dim: int) -> IndexStamp:
+    return IndexStamp(catalogue=uid, embedder=embedder, dim=dim, kind="flat",
+                      last_row_id=0, count=0)
+
+
+def _build_from_sql(database: Database, settings: Settings, uid: str) -> VectorIndex:
+    embedder = settings["index.embedder"]
+    with database.sessions() as session:
+        batches = list(vectors.read_vectors(session, embedder))
+    if batches:
+        ids = np.concatenate([b.segment_ids for b in batches])
+        matrix = np.concatenate([b.vectors for b in batches])
+        stamp = _stamp(uid, embedder, matrix.shape[1])
+        index = VectorIndex.build(stamp, ids, matrix, settings["index.exact_max"])
+        index.stamp = _with_last_row(index.stamp, batches[-1].last_row_id)
+        return index
+    from archivetag.index.embedder import load_embedder
+
+    dim = load_embedder(embedder, for_queries=True).dim
+    return VectorIndex.build(_stamp(uid, embedder, dim), np.zeros(0, np.int64),
+                             np.zeros((0, dim), np.float32), settings["index.exact_max"])
+
+
+def _with_last_row(stamp: IndexStamp, last_row_id: int) -> IndexStamp:
+    from dataclasses import replace
+
+    return replace(stamp, last_row_id=last_row_id)
+
+
+def _catch_up(index: VectorIndex, database: Database) -> bool:
+    """Brings the index to what SQL holds now; True when it changed."""
+    embedder = index.stamp.embedder
+    before = (index.stamp.count, index.stamp.last_row_id)
+    with database.sessions() as session:
+        count, last_row = vectors.vector_state(session, embedder)
+        if (count, last_row) == before:
+            return False
+        for batch in vectors.read_vectors(session, embedder, after_row_id=index.stamp.last_row_id):
+            index.add(batch.segment_ids, batch.vectors)
+            index.stamp = _with_last_row(index.stamp, batch.last_row_id)
+        if index.stamp.count != count:  # rows were deleted in SQL
+            stored = np.fromiter(session.scalars(vectors.segment_ids_query(embedder)),
+                                 dtype=np.int64)
+            index.remove(np.setdiff1d(index.segment_ids(), stored))
+    index.stamp = _with_last_row(index.stamp, last_row)
+    return True
+
+
+def _outgrown(index: VectorIndex, exact_max: int) -> bool:
+    return index.stamp.kind == "flat" and index.stamp.count > exact_max
+
+
+def open_index(database: Database, settings: Settings, notify: Notify = _quiet) -> VectorIndex:
+    """The index for the configured embedder, up to date with SQL, loaded or rebuilt."""
+    uid = catalogue_uid(database)
+    path = index_path(settings, uid)
+    try:
+        index = VectorIndex.load(path)
+        if index.stamp.catalogue != uid or index.stamp.embedder != settings["index.embedder"]:
+            raise IndexFileError(f"{path} was made from another database or embedder")
+    except IndexFileError as error:
+        if path.exists():
+            notify(f"rebuilding the search index: {error}")
+        return rebuild_index(database, settings, notify)
+    if _catch_up(index, database):
+        if _outgrown(index, settings["index.exact_max"]):
+            notify(f"the index outgrew index.exact_max ({settings['index.exact_max']}): "
+                   "rebuilding it as IVF")
+            index = _build_from_sql(database, settings, uid)
+        index.save(path)
+    return index
+
+
+LIGHT_EMBEDDER_MAX = 1000  # texts up to which the numpy embedder is used (no torch import)
+
+
+def embed_pending(database: Database, settings: Settings, segment_ids: list[int] | None,
+                  notify: Notify = _quiet) -> int:
+    """Embeds and stores the texts of these segments (all when None) that lack a vector."""
+    from archivetag.index.embedder import load_embedder
+
+    model = settings["index.embedder"]
+
+    def load(count: int):
+        if count > LIGHT_EMBEDDER_MAX:
+            notify(f"embedding {count} segment texts with {model}")
+        return load_embedder(model, for_queries=count <= LIGHT_EMBEDDER_MAX)
+
+    with database.sessions() as session:
+        count = vectors.embed_segments(session, model, load, segment_ids,
+                                       settings["index.fields"])
+        session.commit()
+    return count
+
+
+def update_index(database: Database, settings: Settings, segment_ids: list[int],
+                 notify: Notify = _quiet) -> VectorIndex:
+    """After segments were written: embed their changed texts, then update the index file."""
+    embed_pending(database, settings, segment_ids, notify)
+    return open_index(database, settings, notify)
+
+
+def rebuild_index(database: Database, settings: Settings, notify: Notify = _quiet) -> VectorIndex:
+    """Embeds whatever lacks a vector, builds the index from SQL, and writes it."""
+    embed_pending(database, settings, None, notify)
+    uid = catalogue_uid(database)
+    index = _build_from_sql(database, settings, uid)
+    index.save(index_path(settings, uid))
+    return index
+
+
+def check_index(database: Database, settings: Settings) -> IndexCheck:
+    """Whether the index file and SQL agree: embedder, ids, counts and the vectors."""
+    uid = catalogue_uid(database)
+    path = index_path(settings, uid)
+    embedder = settings["index.embedder"]
+    try:
+        index = VectorIndex.load(path)
+    except IndexFileError as error:
+        return IndexCheck(path, (str(error),), 0)
+    problems = []
+    if index.stamp.catalogue != uid:
+        problems.append(f"made from another database ({index.stamp.catalogue})")
+    if index.stamp.embedder != embedder:
+        problems.append(f"made with embedder {index.stamp.embedder}, configured: {embedder}")
+    with database.sessions() as session:
+        count, last_row = vectors.vector_state(session, embedder)
+        in_sql = np.fromiter(session.scalars(vectors.segment_ids_query(embedder)), np.int64)
+        in_index = index.segment_ids()
+        if len(np.unique(in_index)) != len(in_index):
+            problems.append("the index holds a segment id more than once")
+        missing, extra = np.setdiff1d(in_sql, in_index), np.setdiff1d(in_index, in_sql)
+        if len(missing):
+            problems.append(f"{len(missing)} vectors in SQL are not in the index "
+                            f"(e.g. segment {missing[0]})")
+        if len(extra):
+            problems.append(f"{len(extra)} index entries have no vector in SQL "
+                            f"(e.g. segment {extra[0]})")
+        if index.stamp.last_row_id != last_row or index.stamp.count != count:
+            problems.append(f"stamped at {index.stamp.count} vectors up to row "
+                            f"{index.stamp.last_row_id}; SQL has {count} up to row {last_row}")
+        if not problems:
+            problems += _vector_differences(index, session, embedder)
+    return IndexCheck(path, tuple(problems), index.stamp.count)
+
+
+def _vector_differences(index: VectorIndex, session, embedder: str) -> list[str]:
+    differing = 0
+    for batch in vectors.read_vectors(session, embedder):
+        held = index.vectors_of(batch.segment_ids)
+        differing += int((np.abs(held - batch.vectors).max(axis=1) > 1e-3).sum())
+    return [f"{differing} index vectors differ from SQL"] if differing else []

@@ -1,0 +1,94 @@
+"""Keyword search: SQLite FTS5 (BM25) or PostgreSQL full-text search (ts_rank_cd).
+
+The user's text never reaches the full-text syntax as written: it is cut into words, and
+each word or phrase is quoted (FTS5) or passed as a bound parameter to plainto_tsquery /
+phraseto_tsquery (PostgreSQL), so `"`, `*`, `NEAR(`, `'; DROP` are only characters. Words
+are OR-ed (BM25 ranks documents by how many and how rare), phrases are required.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from functools import reduce
+
+from sqlalchemy import Float, Integer, Select, column, func, literal_column, select, text
+from sqlalchemy.orm import Session
+
+from archivetag.index.query import ParsedQuery
+from archivetag.storage.schema import Annotation
+
+_WORD = re.compile(r"\w+")
+# Words too common to rank by; dropped from the OR-list unless nothing else is left.
+STOP_WORDS = frozenset(
+    "a an and are as at be by for from has in is it its of on or that the then there this "
+    "to was were while with".split()
+)
+
+
+@dataclass(frozen=True)
+class KeywordTerms:
+    words: tuple[str, ...]
+    phrases: tuple[tuple[str, ...], ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.words and not self.phrases
+
+
+def keyword_terms(query: ParsedQuery) -> KeywordTerms:
+    words = [w.lower() for w in _WORD.findall(query.text)]
+    ranked = [w for w in words if w not in STOP_WORDS] or words
+    phrases = tuple(tuple(w.lower() for w in _WORD.findall(p)) for p in query.phrases)
+    return KeywordTerms(tuple(dict.fromkeys(ranked)), tuple(p for p in phrases if p))
+
+
+def fts5_expression(terms: KeywordTerms) -> str:
+    """The FTS5 MATCH string: every token double-quoted, so none is an operator."""
+    required = [f'"{" ".join(phrase)}"' for phrase in terms.phrases]
+    ranked = " OR ".join(f'"{word}"' for word in terms.words)
+    return " AND ".join(required + ([f"({ranked})"] if ranked else []))
+
+
+def _sqlite_ranked(terms: KeywordTerms):
+    """(segment id column source, score column) for FTS5: BM25 over matching annotations."""
+    matches = (
+        text("SELECT rowid AS id, -bm25(annotations_fts) AS score FROM annotations_fts "
+             "WHERE annotations_fts MATCH :match")
+        .bindparams(match=fts5_expression(terms))
+        .columns(column("id", Integer), column("score", Float))
+        .cte("matches")
+        .prefix_with("MATERIALIZED")  # bm25() only works where SQLite runs the FTS query itself
+    )
+    return (select(Annotation.segment_id, func.max(matches.c.score).label("score"))
+            .join_from(matches, Annotation, Annotation.id == matches.c.id))
+
+
+def _postgres_ranked(terms: KeywordTerms):
+    """The same for PostgreSQL: the expression matches the GIN index of migration 0002."""
+    english = literal_column("'english'")
+    required = [func.phraseto_tsquery(english, " ".join(phrase)) for phrase in terms.phrases]
+    ranked = [func.plainto_tsquery(english, word) for word in terms.words]
+    parts = required + ([reduce(lambda a, b: a.op("||")(b), ranked)] if ranked else [])
+    tsquery = reduce(lambda a, b: a.op("&&")(b), parts)
+    document = func.to_tsvector(english, Annotation.text)
+    return (select(Annotation.segment_id,
+                   func.max(func.ts_rank_cd(document, tsquery)).label("score"))
+            .where(document.op("@@")(tsquery)))
+
+
+def keyword_hits(session: Session, query: ParsedQuery, fields: list[str], limit: int,
+                 allowed: Select | None = None) -> list[tuple[int, float]]:
+    """(segment id, score) of the best keyword matches, best first; score: higher is better."""
+    terms = keyword_terms(query)
+    if terms.empty:
+        return []
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = (_postgres_ranked(terms) if postgres else _sqlite_ranked(terms)).where(
+        Annotation.kind.in_(fields))
+    if allowed is not None:
+        statement = statement.where(Annotation.segment_id.in_(allowed))
+    statement = (statement.group_by(Annotation.segment_id)
+                 .order_by(literal_column("score").desc(), Annotation.segment_id).limit(limit))
+    return [(int(segment_id), float(score)) for segment_id, score in session.execute(statement)]

@@ -1,0 +1,166 @@
+"""Search: query -> candidates (FAISS and/or full text) -> fusion -> filters -> result rows.
+
+A `Searcher` holds what is worth keeping between queries in one process (the query
+embedder, the loaded index); the command line makes one per command, the benches one per
+run. Keyword mode never loads the embedder or the index.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archivetag.config import Settings
+from archivetag.index import fusion
+from archivetag.index.catalogue_index import Notify, open_index
+from archivetag.index.filters import allowed_segments
+from archivetag.index.keyword import keyword_hits
+from archivetag.index.query import ParsedQuery, QueryError
+from archivetag.index.vectors import chunks
+from archivetag.storage.database import Database
+from archivetag.storage.schema import Annotation, MediaFile, Segment, SegmentTag, Tag
+
+MODES = ("semantic", "keyword", "hybrid")
+MIN_CANDIDATES = 100  # each side's depth before fusion
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: ParsedQuery
+    mode: str
+    limit: int
+    min_score: float | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    segment_id: int
+    file_id: int
+    path: bytes  # exactly as stored: what --paths prints
+    display_path: str
+    media_type: str | None
+    start_s: float
+    end_s: float
+    caption: str | None
+    tags: tuple[str, ...]
+    score: float
+    reason: str  # semantic, keyword, both (or filter, for a query of filters only)
+
+
+@lru_cache(maxsize=2)
+def _query_embedder(model: str):
+    from archivetag.index.embedder import load_embedder
+
+    return load_embedder(model, for_queries=True)
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def contains_phrase(text: str, phrase: str) -> bool:
+    """Whether the words of `phrase` occur in `text` in a row (case and punctuation aside)."""
+    words, wanted = _words(text), _words(phrase)
+    return any(words[i:i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1))
+
+
+class Searcher:
+    def __init__(self, database: Database, settings: Settings, notify: Notify) -> None:
+        self.database = database
+        self.settings = settings
+        self.notify = notify
+        self._index = None
+
+    def index(self):
+        if self._index is None:
+            self._index = open_index(self.database, self.settings, self.notify)
+        return self._index
+
+    def search(self, request: SearchRequest) -> list[SearchResult]:
+        query = request.query
+        if request.mode not in MODES:
+            raise QueryError(f"mode must be one of {', '.join(MODES)}, not {request.mode!r}")
+        if not _words(query.text):
+            if not query.filters.active:
+                raise QueryError("the query is empty: give words to search for, or filters")
+            return self._filtered_only(request)
+        depth = max(MIN_CANDIDATES, 5 * request.limit)
+        with self.database.sessions() as session:
+            scored = self._rank(session, request, depth)
+            if request.min_score is not None:
+                scored = [s for s in scored if s.score >= request.min_score]
+            results = _hydrate(session, scored, self.settings["index.fields"], request)
+        return results[:request.limit]
+
+    def _rank(self, session: Session, request: SearchRequest, depth: int) -> list[fusion.Scored]:
+        query, fields = request.query, self.settings["index.fields"]
+        allowed = allowed_segments(query.filters) if query.filters.active else None
+        if request.mode == "keyword":
+            return fusion.only_keyword(keyword_hits(session, query, fields, depth, allowed))
+        allowed_ids = None if allowed is None else np.fromiter(session.scalars(allowed), np.int64)
+        vector = _query_embedder(self.settings["index.embedder"]).embed([query.text])[0]
+        if request.mode == "semantic":
+            found = self.index().search(vector, depth, self.settings["index.nprobe"], allowed_ids)
+            return fusion.only_semantic(list(zip(found.segment_ids.tolist(),
+                                                 found.scores.tolist())))
+        keyword = dict(keyword_hits(session, query, fields, depth, allowed))
+        semantic_top: set[int] = set()
+        if not query.phrases:  # with phrases, only keyword matches can qualify
+            found = self.index().search(vector, depth, self.settings["index.nprobe"], allowed_ids)
+            semantic_top = set(found.segment_ids.tolist())
+        candidates = np.array(sorted(semantic_top | set(keyword)), dtype=np.int64)
+        present = np.intersect1d(candidates, self.index().segment_ids())
+        cosines = dict(zip(present.tolist(), (self.index().vectors_of(present) @ vector).tolist()))
+        for segment_id in keyword:  # a match without a vector (not yet embedded) still counts
+            cosines.setdefault(segment_id, 0.0)
+        return fusion.fuse(cosines, semantic_top, keyword, self.settings["search.keyword_weight"])
+
+    def _filtered_only(self, request: SearchRequest) -> list[SearchResult]:
+        allowed = allowed_segments(request.query.filters)
+        with self.database.sessions() as session:
+            ids = session.scalars(
+                allowed.order_by(MediaFile.display_path, Segment.start_s).limit(request.limit))
+            scored = [fusion.Scored(i, 0.0, "filter") for i in ids]
+            return _hydrate(session, scored, self.settings["index.fields"], request)
+
+
+def _hydrate(session: Session, scored: list[fusion.Scored], fields: list[str],
+             request: SearchRequest) -> list[SearchResult]:
+    """The rows behind the ranked ids, in rank order; phrases checked word for word."""
+    rows, texts, tags = {}, {}, {}
+    for ids in chunks([s.segment_id for s in scored]):
+        rows.update((r.id, r) for r in session.execute(
+            select(Segment.id, Segment.file_id, Segment.start_s, Segment.end_s, MediaFile.path,
+                   MediaFile.display_path, MediaFile.media_type)
+            .join(MediaFile, MediaFile.id == Segment.file_id).where(Segment.id.in_(ids))))
+        for segment_id, kind, text in session.execute(
+                select(Annotation.segment_id, Annotation.kind, Annotation.text)
+                .where(Annotation.segment_id.in_(ids)).order_by(Annotation.id)):
+            texts.setdefault(segment_id, {}).setdefault(kind, []).append(text)
+        for segment_id, name in session.execute(
+                select(SegmentTag.segment_id, Tag.name).join(Tag, Tag.id == SegmentTag.tag_id)
+                .where(SegmentTag.segment_id.in_(ids))):
+            tags.setdefault(segment_id, set()).add(name)
+    phrases = request.query.phrases if request.mode != "semantic" else ()
+    results = []
+    for item in scored:
+        row = rows.get(item.segment_id)
+        if row is None:  # deleted since the index was written
+            continue
+        by_kind = texts.get(item.segment_id, {})
+        searchable = " ".join(t for kind in fields for t in by_kind.get(kind, ()))
+        if not all(contains_phrase(searchable, phrase) for phrase in phrases):
+            continue
+        results.append(SearchResult(
+            segment_id=item.segment_id, file_id=row.file_id, path=row.path,
+            display_path=row.display_path, media_type=row.media_type, start_s=row.start_s,
+            end_s=row.end_s, caption=" / ".join(by_kind.get("caption", [])) or None,
+            tags=tuple(sorted(tags.get(item.segment_id, ()))), score=item.score,
+            reason=item.reason))
+    return results
