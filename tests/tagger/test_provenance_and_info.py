@@ -18,7 +18,8 @@ def test_result_key_changes_with_everything_that_changes_a_result(tiny):
     assert len(key["checkpoint_sha256"]) == 64
     assert key == result_key(tiny, list(reversed(tasks)), "System.")
     assert key != result_key(tiny, tasks, "Other system.")
-    assert key != result_key(tiny, [DEFAULT_TASKS["caption"], Task("tags", "Labels?", 64)], "System.")
+    reworded = [DEFAULT_TASKS["caption"], Task("tags", "Labels?", 64)]
+    assert key != result_key(tiny, reworded, "System.")
 
 
 def test_model_info_of_the_tiny_checkpoint(tiny_sharded_dir):

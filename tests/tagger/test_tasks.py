@@ -24,7 +24,9 @@ def test_user_defined_task():
 
 
 def test_tags_are_split_trimmed_deduplicated_and_normalised():
-    tags = parse_tags("Speech; Male speech, man speaking;Music;speech;Man  speaking;;Splash, splatter")
+    tags = parse_tags(
+        "Speech; Male speech, man speaking;Music;speech;Man  speaking;;Splash, splatter"
+    )
     assert tags.raw == (
         "Speech",
         "Male speech, man speaking",

@@ -34,7 +34,9 @@ def _first_line(error: Exception) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
-def pull(model_id: str, revision: str | None = None, cache_dir: Path | None = None) -> ModelLocation:
+def pull(
+    model_id: str, revision: str | None = None, cache_dir: Path | None = None
+) -> ModelLocation:
     """Download ``model_id`` at ``revision`` into the usual hub cache, with progress bars."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
@@ -56,7 +58,9 @@ def pull(model_id: str, revision: str | None = None, cache_dir: Path | None = No
     return ModelLocation(path, model_id, path.name)
 
 
-def locate(model: str, revision: str | None = None, cache_dir: Path | None = None) -> ModelLocation:
+def locate(
+    model: str, revision: str | None = None, cache_dir: Path | None = None
+) -> ModelLocation:
     """A local checkpoint directory, or the cached snapshot of a hub id; never downloads."""
     local = Path(model).expanduser()
     if local.is_dir():

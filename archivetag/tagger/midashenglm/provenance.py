@@ -43,7 +43,8 @@ def checkpoint_fingerprint(model_dir: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(files + weight_files(model_dir)):
         stat = path.stat()
-        digest.update(f"{path.name}:{_file_sha256(path, stat.st_size, stat.st_mtime_ns)}\n".encode())
+        content = _file_sha256(path, stat.st_size, stat.st_mtime_ns)
+        digest.update(f"{path.name}:{content}\n".encode())
     return digest.hexdigest()
 
 
