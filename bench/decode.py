@@ -1,0 +1,203 @@
+"""Reading archives: decode throughput, memory on long files, fingerprint cost.
+
+    .venv/bin/python bench/decode.py [--workdir DIR] [--keep]
+
+Prints a Markdown report for docs/performance.md ("## Reading archives"). Media is
+generated in the work dir (pink noise, 44.1 kHz stereo; the long files are CBR MP3
+concatenated byte-wise, so 10 hours cost no encoding) and deleted afterwards.
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from archivetag.ingest.discover import discover
+from archivetag.ingest.fingerprint import content_hash, fingerprint
+from archivetag.ingest.read import read_file
+
+FORMATS = {  # name: (suffix, extra ffmpeg output args)
+    "mp3": ("mp3", ["-c:a", "libmp3lame", "-b:a", "192k"]),
+    "aac/m4a": ("m4a", ["-c:a", "aac", "-b:a", "160k"]),
+    "flac": ("flac", []),
+    "wav": ("wav", []),
+    "opus": ("opus", ["-c:a", "libopus", "-b:a", "96k"]),
+    "mp4 (h264+aac)": ("mp4", ["-c:a", "aac", "-b:a", "160k"]),
+}
+VIDEO = ["-f", "lavfi", "-i", "testsrc2=s=640x360:r=25", "-c:v", "libx264",
+         "-preset", "veryfast", "-crf", "28"]  # fmt: skip
+REPEATS = 3
+
+
+def ffmpeg(*args) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
+
+
+def pink_noise(minutes: float) -> list[str]:
+    spec = f"anoisesrc=color=pink:amplitude=0.3:sample_rate=44100:duration={minutes * 60}"
+    return ["-f", "lavfi", "-i", spec, "-ac", "2"]
+
+
+def make_file(workdir: Path, name: str, minutes: int) -> Path:
+    suffix, codec = FORMATS[name]
+    path = workdir / f"{minutes}min.{suffix}"
+    video = [*VIDEO[:3], f"{VIDEO[3]}:d={minutes * 60}", *VIDEO[4:]] if suffix == "mp4" else []
+    ffmpeg(*pink_noise(minutes), *video, *codec, "-shortest", path)
+    return path
+
+
+def best_of(run, repeats: int = REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def read_all(path: Path) -> float:
+    """Decode and segment ``path`` as the pipeline does; return the decoded seconds."""
+    (item,) = discover([path])
+    *_, outcome = read_file(item)
+    assert outcome.status == "done" and not outcome.warning, outcome
+    return outcome.decoded_s
+
+
+def null_decode(path: Path) -> None:
+    ffmpeg("-i", path, "-map", "0:a:0", "-f", "null", "-")
+
+
+def throughput(workdir: Path) -> list[str]:
+    rows = ["| format | length | archivetag (x realtime) | `ffmpeg -f null` (x realtime) | ratio |",
+            "|---|---|---|---|---|"]  # fmt: skip
+    for name in FORMATS:
+        for minutes in (1, 10):
+            path = make_file(workdir, name, minutes)
+            seconds = read_all(path)
+            ours = seconds / best_of(lambda: read_all(path))
+            reference = seconds / best_of(lambda: null_decode(path))
+            rows.append(f"| {name} | {minutes} min | {ours:.0f} | {reference:.0f} "
+                        f"| {ours / reference:.2f} |")  # fmt: skip
+            print(rows[-1], file=sys.stderr)
+            path.unlink()
+    return rows
+
+
+def long_file(workdir: Path, hours: int, piece: Path) -> Path:
+    path = workdir / f"{hours}h.mp3"
+    with open(path, "wb") as out:
+        for _ in range(hours * 6):
+            with open(piece, "rb") as part:
+                shutil.copyfileobj(part, out, 1 << 20)
+    return path
+
+
+def memory_child(path: str) -> None:
+    """Run in a fresh interpreter: peak RSS of this process above its baseline."""
+
+    def kib(key: str) -> int:
+        for line in open("/proc/self/status"):
+            if line.startswith(key):
+                return int(line.split()[1])
+        raise KeyError(key)
+
+    baseline = kib("VmRSS:")
+    start = time.perf_counter()
+    (item,) = discover([path])
+    segments = silent = 0
+    outcome = None
+    for item_ in read_file(item):
+        if hasattr(item_, "samples"):
+            segments += 1
+            silent += item_.silent
+        else:
+            outcome = item_
+    wall = time.perf_counter() - start
+    ffmpeg_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"{baseline} {kib('VmHWM:')} {ffmpeg_kib} {wall:.1f} {outcome.decoded_s:.0f} "
+          f"{segments} {silent} {outcome.status} {outcome.warning or '-'}")  # fmt: skip
+
+
+def memory(workdir: Path) -> list[str]:
+    piece = workdir / "10min-cbr.mp3"
+    ffmpeg(*pink_noise(10), "-c:a", "libmp3lame", "-b:a", "128k", "-write_xing", "0", piece)
+    silence = workdir / "1h-silence.flac"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo:d=3600", silence)
+    rows = ["| file | decoded | wall | x realtime | Python peak RSS above baseline | ffmpeg peak RSS | segments (silent) |",
+            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for label, make in (("1 h digital silence (flac)", lambda: silence),
+                        ("3 h mp3", lambda: long_file(workdir, 3, piece)),
+                        ("10 h mp3", lambda: long_file(workdir, 10, piece))):  # fmt: skip
+        path = make()
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(path)],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        base, peak, ff, wall, decoded, segments, silent, status = out[:8]
+        assert status == "done" and out[8] == "-", out
+        rows.append(
+            f"| {label} | {int(decoded) / 3600:.1f} h | {float(wall):.0f} s "
+            f"| {int(decoded) / float(wall):.0f} | {(int(peak) - int(base)) / 1024:.1f} MiB "
+            f"| {int(ff) / 1024:.0f} MiB | {segments} ({silent}) |"
+        )
+        print(rows[-1], file=sys.stderr)
+        path.unlink()
+    piece.unlink()
+    return rows
+
+
+def fingerprints(workdir: Path) -> list[str]:
+    path = workdir / "2GB.mkv"
+    chunk = os.urandom(1 << 20)
+    with open(path, "wb") as out:
+        for _ in range(2048):
+            out.write(chunk)
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # evict this file only
+    start = time.perf_counter()
+    fingerprint(path)
+    cold = time.perf_counter() - start
+    warm = best_of(lambda: fingerprint(path), repeats=10)
+    hashed = best_of(lambda: content_hash(path))
+    os.close(fd)
+    path.unlink()
+    return [
+        "| 2 GiB file | time |", "|---|---|",
+        f"| fingerprint, warm (best of 10) | {warm * 1000:.2f} ms |",
+        f"| fingerprint, first read after evicting the file from the page cache | {cold * 1000:.1f} ms |",
+        f"| full content hash (blake2b, streamed), warm | {hashed:.2f} s |",
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the work dir")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="archivetag-bench-", dir=args.workdir))
+    try:
+        sections = [
+            ("Decode throughput, one ffmpeg process per file (best of 3)", throughput(workdir)),
+            ("Long files", memory(workdir)),
+            ("Fingerprint", fingerprints(workdir)),
+        ]
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir)
+    for title, rows in sections:
+        print(f"\n{title}:\n")
+        print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
