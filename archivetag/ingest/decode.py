@@ -11,6 +11,7 @@ decoder can never fill its pipe and stall.
 import collections
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -75,13 +76,19 @@ def decode_command(path: bytes | str, stream_index: int) -> list[str | bytes]:
 class PcmStream:
     """Context manager over one ffmpeg process; iterate for float32 blocks, then read ``end``.
 
-    Leaving the ``with`` block early kills ffmpeg, so an abandoned file leaves no process.
+    The watchdog counts only time spent waiting for ffmpeg, not time the consumer takes
+    between blocks, so a slow consumer (backpressure) is never mistaken for a hung
+    decoder. Leaving the ``with`` block early kills ffmpeg: no process is left behind.
     """
 
     def __init__(self, path: bytes | str, stream_index: int, timeout_s: float):
         self.end: DecodeEnd | None = None
         self._timeout_s = timeout_s
-        self._timed_out = threading.Event()
+        self._waited_s = 0.0  # time already spent blocked on ffmpeg's output
+        self._waiting_since: float | None = None
+        self._clock = threading.Lock()  # keeps the two fields above consistent
+        self._finished = threading.Event()
+        self._timed_out = False
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
         self._proc = subprocess.Popen(
             decode_command(path, stream_index),
@@ -91,17 +98,32 @@ class PcmStream:
         )
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
         self._drain.start()
-        self._watchdog = threading.Timer(timeout_s, self._expire)
-        self._watchdog.daemon = True
+        self._watchdog = threading.Thread(target=self._watch, daemon=True)
         self._watchdog.start()
 
     def _read_stderr(self) -> None:
         for raw in self._proc.stderr:
             self._stderr.append(raw.decode("utf-8", errors="replace")[:500])
 
-    def _expire(self) -> None:
-        self._timed_out.set()
-        self._proc.kill()
+    def _watch(self) -> None:
+        poll_s = min(0.25, self._timeout_s / 4)
+        while not self._finished.wait(poll_s):
+            with self._clock:
+                since, waited_s = self._waiting_since, self._waited_s
+            if since is not None and waited_s + time.monotonic() - since > self._timeout_s:
+                self._timed_out = True
+                self._proc.kill()
+                return
+
+    def _read(self, size: int) -> bytes:
+        with self._clock:
+            self._waiting_since = time.monotonic()
+        try:
+            return self._proc.stdout.read(size)
+        finally:
+            with self._clock:
+                self._waited_s += time.monotonic() - self._waiting_since
+                self._waiting_since = None
 
     def __enter__(self) -> "PcmStream":
         return self
@@ -110,24 +132,27 @@ class PcmStream:
         self.close()
 
     def close(self) -> None:
-        self._watchdog.cancel()
+        self._finished.set()
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.stdout.close()
         self._proc.wait()
         self._drain.join()
+        self._watchdog.join()
         self._proc.stderr.close()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         block_bytes = BLOCK_SECONDS * SAMPLE_RATE * 4
         samples = 0
-        while data := self._proc.stdout.read(block_bytes):
+        while data := self._read(block_bytes):
             usable = len(data) - len(data) % 4
             block = np.frombuffer(data[:usable], dtype="<f4")
             samples += len(block)
             yield block
+        with self._clock:  # ffmpeg may still hang on its way out
+            self._waiting_since = time.monotonic()
         returncode = self._proc.wait()
-        self._watchdog.cancel()
+        self._finished.set()
+        self._watchdog.join()
         self._drain.join()
-        timed_out = self._timed_out.is_set()
-        self.end = DecodeEnd(returncode, timed_out, short_reason(self._stderr), samples)
+        self.end = DecodeEnd(returncode, self._timed_out, short_reason(self._stderr), samples)

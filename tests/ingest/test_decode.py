@@ -1,6 +1,7 @@
 """Segment times are playback positions: priming and start offsets do not shift them."""
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -69,3 +70,14 @@ def test_ffmpeg_blocked_on_a_fifo_is_killed(tmp_path):
     with PcmStream(os.fsencode(fifo), 0, timeout_s=0.5) as stream:
         assert list(stream) == []
     assert stream.end.timed_out and stream.end.samples == 0
+
+
+def test_a_slow_consumer_is_not_taken_for_a_hung_ffmpeg(media):
+    """Backpressure: time spent between blocks does not count against ffmpeg."""
+    with PcmStream(os.fsencode(media / "click.wav"), 0, timeout_s=0.3) as stream:
+        blocks = []
+        for block in stream:
+            blocks.append(block)
+            threading.Event().wait(0.4)  # longer than the whole timeout, every block
+    assert not stream.end.timed_out and stream.end.returncode == 0
+    assert sum(map(len, blocks)) == 6 * 16_000
