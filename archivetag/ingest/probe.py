@@ -14,7 +14,7 @@ from archivetag.ingest.media_url import media_url
 from archivetag.ingest.stderr import short_reason
 
 PROBE_TIMEOUT_S = 30.0
-_NOT_MEDIA_HINTS = ("misdetection possible",)
+_NOT_MEDIA = "misdetection possible"  # ffprobe guessed a format from near-noise
 _ESTIMATED = "Estimating duration from bitrate"
 
 
@@ -112,7 +112,7 @@ def media_info(report: dict, warnings: str, choice: StreamChoice) -> MediaInfo |
 
 def _failure(stderr: str) -> ProbeVerdict:
     lines = stderr.splitlines()
-    if any(hint in stderr for hint in _NOT_MEDIA_HINTS) or (
+    if _NOT_MEDIA in stderr or (
         len(lines) == 1 and lines[0].endswith("Invalid data found when processing input")
     ):
         return ProbeVerdict("skipped", "not a media file")

@@ -29,6 +29,10 @@ class ReadOptions:
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     probe_timeout_s: float = PROBE_TIMEOUT_S
 
+    def __post_init__(self):
+        if self.probe_timeout_s <= 0:
+            raise ValueError(f"probe timeout must be positive, got {self.probe_timeout_s}")
+
 
 def _precheck(candidate: Candidate) -> Outcome | None:
     """Refuse cheaply, before any subprocess, what cannot or must not be opened."""

@@ -1,5 +1,7 @@
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -175,3 +177,23 @@ def test_roots_as_str_or_path_and_overlapping_roots(tmp_path):
     items = list(discover([str(tmp_path / "a"), tmp_path / "b", tmp_path]))
     assert [type(i) for i in items] == [Candidate, Candidate, Problem, Problem]
     assert {i.reason for i in items[2:]} == {"folder already scanned through another path"}
+
+
+def test_file_growing_during_the_scan_is_reported(tmp_path):
+    path = tmp_path / "recording.wav"
+    path.write_bytes(b"\0" * 1_000_000)
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         f"f = open({str(path)!r}, 'ab', buffering=0)\nwhile True: f.write(b'x' * 4096)"],
+    )  # fmt: skip
+    try:
+        for _ in range(5000):
+            (item,) = discover([path])
+            if isinstance(item, Problem):
+                break
+    finally:
+        writer.kill()
+        writer.wait()
+    assert (item.status, item.reason) == (
+        "failed", "changed while being fingerprinted (still being written?)",
+    )  # fmt: skip
