@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from archivetag.errors import UsageError
+from archivetag.pipeline.faults import FAULT_ENV  # a test-only hook, not a setting
 
 CONFIG_ENV = "ARCHIVETAG_CONFIG"
+
 HOME_ENV = "ARCHIVETAG_HOME"  # the documented short name for ARCHIVETAG_DATA_DIR
 ENV_PREFIX = "ARCHIVETAG_"
 TASK_PREFIX = "tasks."
@@ -51,7 +53,9 @@ CONSTRAINTS: dict[str, Callable[[Any], str | None]] = {
     "segment.overlap": _between(0, 30),
     "segment.min_length": _between(0.1, 60),
     "segment.silence_db": _between(-200, 0),
-    "decode.timeout_per_minute": _between(1, 3600),
+    "decode.timeout_base": _between(1, 86400),
+    "decode.min_speed": _between(0.01, 10000),
+    "ray.local_gpus": _between(-1, 4096),
     "ingest.max_attempts": _between(1, 1000),
     "ray.gpus_per_replica": _between(0.01, 64),
     "ray.cpu_replicas": _between(1, 4096),
@@ -266,7 +270,7 @@ def load_settings(
         resolver.set("data_dir", environ[HOME_ENV], f"${HOME_ENV}")
     by_env_name = {env_name(key): key for key in resolver.declared}
     for name, text in environ.items():
-        if name.startswith(ENV_PREFIX) and name not in (CONFIG_ENV, HOME_ENV):
+        if name.startswith(ENV_PREFIX) and name not in (CONFIG_ENV, HOME_ENV, FAULT_ENV):
             if name not in by_env_name:
                 hint = difflib.get_close_matches(name, by_env_name, n=1)
                 extra = f" (did you mean {hint[0]}?)" if hint else ""

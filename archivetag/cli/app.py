@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from archivetag import __version__
-from archivetag.cli import config_group, db_group, status
+from archivetag.cli import config_group, db_group, ingest, status
 
 app = typer.Typer(
     name="archivetag",
@@ -35,6 +35,7 @@ def root(
     """Find sounds in audio and video archives too large to listen to."""
 
 
+app.command("ingest")(ingest.ingest_command)
 app.command("status")(status.status)
 app.add_typer(config_group.app, name="config")
 app.add_typer(db_group.app, name="db")

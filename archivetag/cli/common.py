@@ -39,8 +39,16 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts."
 _SETTINGS_FLAGS = {"config_file": ConfigFlag, "data_dir": DataDirFlag, "db": DbFlag}
 
 
-def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Adds the settings flags to `command`, which receives `settings` instead."""
+def settings_options(command: Callable[..., Any] | None = None, *,
+                     setting_flags: dict[str, str] | None = None):
+    """Adds the settings flags to a command, which receives `settings` instead.
+
+    `setting_flags` names the command's own flags that set a setting (parameter name ->
+    dotted key): they take part in the precedence as command-line values.
+    """
+    if command is None:
+        return functools.partial(settings_options, setting_flags=setting_flags)
+    flags = setting_flags or {}
     signature = inspect.signature(command)
     hints = typing.get_type_hints(command, include_extras=True)  # resolves string annotations
     own = [p.replace(annotation=hints.get(name, p.annotation))
@@ -53,10 +61,9 @@ def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, config_file: Path | None = None, data_dir: Path | None = None,
                 db: str | None = None, **kwargs: Any) -> Any:
-        settings = load_settings(
-            config_file,
-            overrides={"data_dir": str(data_dir) if data_dir else None, "db": db},
-        )
+        overrides = {"data_dir": str(data_dir) if data_dir else None, "db": db}
+        overrides.update({key: kwargs.pop(name) for name, key in flags.items()})
+        settings = load_settings(config_file, overrides=overrides)
         return command(*args, settings=settings, **kwargs)
 
     parameters = own + added

@@ -1,0 +1,139 @@
+"""`archivetag ingest PATH…`: the main job, made to run from cron every night."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from datetime import datetime, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from archivetag.cli.common import JsonFlag, print_json, settings_options
+from archivetag.config import Settings
+from archivetag.errors import UsageError
+
+ModelFlag = Annotated[Optional[str], typer.Option(
+    "--model", help="Checkpoint directory or hub id (overrides the model.id setting).")]
+RayAddressFlag = Annotated[Optional[str], typer.Option(
+    "--ray-address", help="Join this Ray cluster (default: a local Ray; also $RAY_ADDRESS).")]
+DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+class Reprocess(str, Enum):
+    none = "none"
+    stale = "stale"
+    all = "all"
+
+
+def parse_duration(text: str) -> float:
+    """`6h`, `90m`, `1h30m`, `45s` -> seconds."""
+    match = DURATION.match(text.strip().lower())
+    if not text.strip() or not match or not any(match.groups()):
+        raise UsageError(f"--max-runtime {text!r}: use hours, minutes and seconds such as 6h, 90m or 1h30m")
+    hours, minutes, seconds = (int(group or 0) for group in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def parse_until(text: str, now: datetime) -> datetime:
+    """The next time the clock shows `HH:MM` (today, or tomorrow if that has passed)."""
+    try:
+        clock = datetime.strptime(text.strip(), "%H:%M").time()
+    except ValueError:
+        raise UsageError(f"--until {text!r}: use a time of day such as 06:00") from None
+    moment = datetime.combine(now.date(), clock)
+    return moment if moment > now else moment + timedelta(days=1)
+
+
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files and folders to ingest.", show_default=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and do no work.")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Retry files that failed in earlier runs.")] = False,
+    reprocess: Annotated[Reprocess, typer.Option("--reprocess", help="Redo stale results (other model or settings), or all.")] = Reprocess.none,
+    force: Annotated[bool, typer.Option("--force", help="Go on where a root looks unmounted or most files vanished.")] = False,
+    max_runtime: Annotated[Optional[str], typer.Option("--max-runtime", help="Stop cleanly after this long, e.g. 6h or 90m.")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Stop cleanly at this time of day, e.g. 06:00.")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Nothing on stdout or stderr unless something failed (for cron).")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="With --dry-run, list every file.")] = False,
+    log: Annotated[Optional[Path], typer.Option("--log", help="Append JSON lines (each file's outcome, the summary) to this file.")] = None,
+    json_output: JsonFlag = False,
+    model: ModelFlag = None,  # both consumed into `settings` by settings_options
+    ray_address: RayAddressFlag = None,
+    *,
+    settings: Settings,
+) -> None:
+    """Walk PATHs, tag every segment of every new or changed file, and store the results."""
+    from archivetag.pipeline.lock import LockHeld
+    from archivetag.pipeline.report import Reporter
+    from archivetag.pipeline.run import IngestRequest, ingest as run_ingest
+
+    deadline = None
+    if max_runtime:
+        deadline = time.time() + parse_duration(max_runtime)
+    if until:
+        stop_at = parse_until(until, datetime.now()).timestamp()
+        deadline = min(deadline or stop_at, stop_at)
+    request = IngestRequest(paths=tuple(os.fsencode(path) for path in paths),
+                            retry_failed=retry_failed, reprocess=reprocess.value, force=force,
+                            dry_run=dry_run, deadline=deadline)
+    reporter = Reporter(quiet=quiet or json_output, log_path=log)
+    try:
+        summary = run_ingest(settings, request, reporter)
+    except LockHeld as error:
+        if not quiet:
+            print(f"archivetag: {error}", file=sys.stderr)
+        raise typer.Exit(error.exit_code) from None
+    finally:
+        reporter.close()
+    if json_output:
+        print_json(summary.report)
+    elif dry_run:
+        _print_plan(summary.report, verbose)
+    elif not quiet:
+        _print_summary(summary.report)
+    if quiet and summary.report.get("files", {}).get("failed"):
+        count = summary.report["files"]["failed"]
+        print(f"archivetag: {count} file{'s' if count != 1 else ''} failed in this run; "
+              "see `archivetag failures`", file=sys.stderr)
+    if summary.report.get("refused"):
+        print(f"archivetag: {summary.report['refused']}", file=sys.stderr)
+    raise typer.Exit(summary.exit_code)
+
+
+def _print_plan(report: dict, verbose: bool) -> None:
+    counts = ", ".join(f"{count} {category}" for category, count in sorted(report["plan"].items()))
+    print(f"plan: {counts or 'no files found'}")
+    print(f"audio to tag: about {report['audio_hours_to_tag_estimate']:.2f} h")
+    if verbose:
+        for entry in report["files"]:
+            print(f"{entry['plan']:>16}  {entry['path']}")
+
+
+def _print_summary(report: dict) -> None:
+    files = report["files"]
+    shown = ", ".join(f"{count} {status}" for status, count in files.items())
+    unchanged = report["plan"].get("unchanged", 0)
+    print(f"ingest finished in {report['wall_seconds']:.1f} s: {shown}"
+          + (f"; {unchanged} unchanged" if unchanged else ""))
+    if report["segments"] or report["silent_segments"]:
+        replicas = len(report["replicas"])
+        rate = report["segments_per_second_per_replica"]
+        print(f"segments: {report['segments']} tagged, {report['silent_segments']} silent; "
+              f"{report['audio_seconds'] / 3600:.2f} h of audio"
+              + (f"; {rate:.2f} segments/s per replica ({replicas} replica{'s' if replicas != 1 else ''})"
+                 if rate is not None else ""))
+    if report["stopped"]:
+        print(f"stopped early ({report['stopped']}): the next run does the rest")
+    failures = report["failures"]
+    for failure in failures[:10]:
+        print(f"failed: {failure['path']}: {failure['reason']}")
+    if len(failures) > 10:
+        print(f"… and {len(failures) - 10} more: see `archivetag failures`")
+
+
+ingest_command = settings_options(ingest, setting_flags={"model": "model.id",
+                                                        "ray_address": "ray.address"})

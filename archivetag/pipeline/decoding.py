@@ -1,0 +1,56 @@
+"""The CPU stage: one file read into segments, run as a Ray generator task near the files.
+
+Audio travels on only for segments the model will hear; silent ones carry their window
+and loudness alone. The full-content hash is taken here too (it reads the file once more,
+mostly from the page cache) so that a later move or duplicate can be confirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from archivetag.ingest.discover import Candidate
+from archivetag.ingest.fingerprint import content_hash
+from archivetag.ingest.outcome import Outcome
+from archivetag.ingest.read import ReadOptions, read_file
+
+
+@dataclass(frozen=True)
+class SegmentAudio:
+    file_key: int  # the driver's handle on the file in flight
+    index: int
+    start_s: float
+    end_s: float
+    rms_db: float
+    peak_db: float
+    silent: bool
+    samples: np.ndarray | None  # float32 16 kHz mono; None for silent segments
+
+
+@dataclass(frozen=True)
+class FileEnd:
+    file_key: int
+    outcome: Outcome
+    content_hash: str | None
+
+
+def read_for_tagging(file_key: int, candidate: Candidate,
+                     options: ReadOptions) -> Iterator[SegmentAudio | FileEnd]:
+    """Yields the file's segments, then one `FileEnd`; never raises for a bad file."""
+    outcome = None
+    for item in read_file(candidate, options):
+        if isinstance(item, Outcome):
+            outcome = item
+            break
+        yield SegmentAudio(file_key, item.index, item.start_s, item.end_s, item.rms_dbfs,
+                           item.peak_dbfs, item.silent, None if item.silent else item.samples)
+    digest = None
+    if outcome is not None and outcome.status == "done":
+        try:
+            digest = content_hash(candidate.path)
+        except OSError:
+            digest = None  # moves of this file will not be recognised; nothing else is lost
+    yield FileEnd(file_key, outcome, digest)

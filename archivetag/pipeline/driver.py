@@ -1,0 +1,280 @@
+"""The driver: decode tasks, the replica pool and the single writer, in one loop.
+
+Why not Ray Data: a batch that kills its actor makes a whole dataset fail or hang
+(design.md), and one poison segment must not stop an archive. So the driver owns the pool:
+it forms batches across files, keeps work in flight bounded (backpressure: a full segment
+queue stops new decodes), replaces a replica that dies, splits a failing batch until the
+one bad segment is found, records that segment's file as failed, and goes on. A file is
+written, in one transaction, only when every one of its segments is back.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from archivetag.ingest.outcome import Outcome
+from archivetag.ingest.read import ReadOptions
+from archivetag.pipeline.decoding import FileEnd, SegmentAudio, read_for_tagging
+from archivetag.pipeline.faults import fault_point
+from archivetag.pipeline.plan import PlanItem
+from archivetag.pipeline.results import FileResult, TaggedSegment
+from archivetag.pipeline.tagging import Tagger, TaggerSpec
+
+CALLS_PER_REPLICA = 2  # one batch computing, one waiting: the replica never idles on a round trip
+FAILURES_PER_SEGMENT = 2  # a segment that fails this often alone is poison
+DECODE_CPUS = 0.25  # ffmpeg is one process; fractions leave whole CPUs to the replicas
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    replicas: int
+    gpus_per_replica: float  # 0: CPU replicas
+    cpus_per_replica: float
+    batch_size: int
+
+
+@dataclass
+class FileInFlight:
+    item: PlanItem
+    results: dict[int, TaggedSegment] = field(default_factory=dict)
+    waiting: set[int] = field(default_factory=set)
+    end: FileEnd | None = None
+    failure: str | None = None  # set when a segment poisoned the model
+
+    @property
+    def complete(self) -> bool:
+        return self.failure is not None or (self.end is not None and not self.waiting)
+
+
+@dataclass
+class Call:
+    replica: int
+    actor: object  # the handle the batch went to: a replaced replica is not replaced twice
+    batch: list[SegmentAudio]
+
+
+@dataclass
+class DriverStats:
+    segments_tagged: int = 0
+    segments_silent: int = 0
+    replica_restarts: int = 0
+    placements: list[dict] = field(default_factory=list)
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+class Driver:
+    """Runs tagging items to completion; `on_file` receives every finished file."""
+
+    def __init__(self, tagger: TaggerSpec, pool: PoolSpec, read_options: ReadOptions,
+                 on_file: Callable[[FileResult], None], max_files_in_flight: int = 8):
+        import ray
+
+        self._ray = ray
+        self.tagger = tagger
+        self.pool = pool
+        self.read_options = read_options
+        self.on_file = on_file
+        self.max_files = max_files_in_flight
+        self.queue_cap = 2 * pool.batch_size * max(1, pool.replicas)
+        self.stats = DriverStats()
+        self.files: dict[int, FileInFlight] = {}
+        self.generators: dict[object, int] = {}  # decode generator -> file key
+        self.calls: dict[object, Call] = {}  # pending replica call -> its batch
+        self.queue: deque[SegmentAudio] = deque()
+        self.retry: deque[list[SegmentAudio]] = deque()  # split batches, served first
+        self.failures: dict[tuple[int, int], int] = {}
+        self.replicas: list = []
+        self.busy: list[int] = []
+        self._next_key = 0
+        self._decode = ray.remote(read_for_tagging).options(
+            num_cpus=DECODE_CPUS, _generator_backpressure_num_objects=16)
+        self._actor_class = ray.remote(Tagger)
+
+    # -- replicas -----------------------------------------------------------------------------
+
+    def _new_replica(self):
+        options = {"num_cpus": self.pool.cpus_per_replica, "max_restarts": 0,
+                   "max_task_retries": 0}
+        if self.pool.gpus_per_replica:
+            options["num_gpus"] = self.pool.gpus_per_replica
+        return self._actor_class.options(**options).remote(self.tagger)
+
+    def start(self) -> None:
+        """Loads every replica (once) and records where each landed."""
+        self.replicas = [self._new_replica() for _ in range(self.pool.replicas)]
+        self.busy = [0] * len(self.replicas)
+        self.stats.placements = self._ray.get([r.placement.remote() for r in self.replicas])
+
+    def _replace(self, number: int) -> None:
+        try:
+            self._ray.kill(self.replicas[number], no_restart=True)
+        except Exception:  # already gone, which is why it is replaced
+            pass
+        self.replicas[number] = self._new_replica()
+        self.stats.replica_restarts += 1
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self, items: Iterator[PlanItem], should_stop: Callable[[], bool]) -> bool:
+        """Tags every item; returns False when stopped early (what was in flight is dropped)."""
+        exhausted = False
+        while True:
+            if should_stop():
+                self._drop_in_flight()
+                return False
+            while not exhausted and len(self.files) < self.max_files and len(self.queue) < self.queue_cap:
+                item = next(items, None)
+                if item is None:
+                    exhausted = True
+                else:
+                    self._start_file(item)
+            self._dispatch()
+            if exhausted and not self.files:
+                return True
+            self._wait_and_collect()
+            self._finish_complete_files()
+
+    def _start_file(self, item: PlanItem) -> None:
+        key = self._next_key
+        self._next_key += 1
+        self.files[key] = FileInFlight(item)
+        generator = self._decode.remote(key, item.candidate, self.read_options)
+        self.generators[generator] = key
+
+    def _next_batch(self) -> list[SegmentAudio]:
+        if self.retry:
+            return self.retry.popleft()
+        batch = []
+        while self.queue and len(batch) < self.pool.batch_size:
+            segment = self.queue.popleft()
+            if segment.file_key in self.files and self.files[segment.file_key].failure is None:
+                batch.append(segment)
+        return batch
+
+    def _dispatch(self) -> None:
+        for number, replica in enumerate(self.replicas):
+            while self.busy[number] < CALLS_PER_REPLICA:
+                batch = self._next_batch()
+                if not batch:
+                    return
+                self.calls[replica.tag.remote(batch)] = Call(number, replica, batch)
+                self.busy[number] += 1
+
+    def _wait_and_collect(self) -> None:
+        pending = [*self.generators, *self.calls]
+        if not pending:
+            return
+        ray = self._ray
+        ready, _ = ray.wait(pending, num_returns=1, timeout=0.5)
+        if ready:
+            ready, _ = ray.wait(pending, num_returns=len(pending), timeout=0)
+        for waitable in ready:
+            if waitable in self.generators:
+                self._take_decoded(waitable)
+            else:
+                self._take_answers(waitable, self.calls.pop(waitable))
+
+    def _take_decoded(self, generator) -> None:
+        key = self.generators[generator]
+        try:
+            item = self._ray.get(next(generator))
+        except StopIteration:
+            del self.generators[generator]
+            return
+        except Exception as error:  # the decode worker itself died: the file fails, the run goes on
+            del self.generators[generator]
+            if key in self.files:
+                self.files[key].end = FileEnd(key, Outcome("failed", f"reading crashed: {_first_line(error)}"), None)
+            return
+        flight = self.files.get(key)
+        if flight is None:
+            return  # the file was already given up
+        if isinstance(item, FileEnd):
+            flight.end = item
+        elif item.silent:
+            flight.results[item.index] = TaggedSegment(
+                index=item.index, start_s=item.start_s, end_s=item.end_s, rms_db=item.rms_db,
+                peak_db=item.peak_db, silent=True)
+            self.stats.segments_silent += 1
+        else:
+            flight.waiting.add(item.index)
+            self.queue.append(item)
+
+    def _take_answers(self, reference, call: Call) -> None:
+        ray = self._ray
+        try:
+            answers = ray.get(reference)
+        except ray.exceptions.RayActorError:
+            if self.replicas[call.replica] is call.actor:
+                self._replace(call.replica)
+                self.busy[call.replica] = 0
+            self._isolate(call.batch, "the model process died")
+            return
+        except ray.exceptions.RayTaskError as error:
+            self.busy[call.replica] -= 1
+            self._isolate(call.batch, f"the model failed: {_first_line(error.cause or error)}")
+            return
+        self.busy[call.replica] -= 1
+        for segment, tagged in zip(call.batch, answers):
+            flight = self.files.get(segment.file_key)
+            if flight is not None and segment.index in flight.waiting:
+                flight.results[segment.index] = tagged
+                flight.waiting.discard(segment.index)
+                self.stats.segments_tagged += 1
+
+    def _isolate(self, batch: list[SegmentAudio], reason: str) -> None:
+        """Splits a failed batch so the one segment at fault is found and its file failed."""
+        if len(batch) > 1:
+            middle = len(batch) // 2
+            self.retry.extendleft([batch[middle:], batch[:middle]])
+            return
+        segment = batch[0]
+        key = (segment.file_key, segment.index)
+        self.failures[key] = self.failures.get(key, 0) + 1
+        if self.failures[key] < FAILURES_PER_SEGMENT:
+            self.retry.appendleft(batch)
+            return
+        flight = self.files.get(segment.file_key)
+        if flight is not None:
+            flight.failure = f"segment at {_clock(segment.start_s)}: {reason}"
+
+    def _finish_complete_files(self) -> None:
+        for key in [k for k, flight in self.files.items() if flight.complete]:
+            flight = self.files.pop(key)
+            candidate = flight.item.candidate
+            if flight.failure is not None:
+                result = FileResult(candidate, Outcome("failed", flight.failure))
+            elif flight.end.outcome.status != "done":
+                result = FileResult(candidate, flight.end.outcome)
+            else:
+                segments = tuple(flight.results[i] for i in sorted(flight.results))
+                result = FileResult(candidate, flight.end.outcome, flight.end.content_hash, segments)
+            fault_point("before-commit")
+            self.on_file(result)
+            fault_point("after-commit")
+
+    def _drop_in_flight(self) -> None:
+        for generator in self.generators:
+            try:
+                self._ray.cancel(generator, force=True)
+            except Exception:  # finished meanwhile
+                pass
+        self.generators.clear()
+        self.files.clear()
+        self.queue.clear()
+        self.retry.clear()
+
+    @property
+    def files_in_flight(self) -> int:
+        return len(self.files)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__

@@ -1,0 +1,123 @@
+"""What a run tells the person or the cron job watching it.
+
+On a terminal: a live progress bar (files, segments, audio hours, segments/s, ETA) that
+stays honest while the walk is still finding files. Off a terminal: one progress line every
+`interval_s`. Quiet (`-q`): nothing unless something went wrong. `--log FILE`: one JSON line
+per file outcome and one for the summary, whatever the verbosity.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TextIO
+
+BYTES_PER_AUDIO_SECOND_GUESS = 16_000.0  # 128 kbit/s, until real files say better
+
+
+@dataclass
+class RunCounts:
+    """Everything counted during a run; the summary is made from it."""
+
+    plan: Counter = field(default_factory=Counter)  # category -> files
+    outcomes: Counter = field(default_factory=Counter)  # done / failed / skipped / missing
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) this run
+    segments: int = 0
+    silent_segments: int = 0
+    audio_seconds: float = 0.0
+    bytes_to_tag: int = 0
+    bytes_tagged: int = 0
+    seconds_per_byte: float = 1 / BYTES_PER_AUDIO_SECOND_GUESS
+
+    def hours_to_tag_estimate(self) -> float:
+        return self.bytes_to_tag * self.seconds_per_byte / 3600
+
+    def learn_rate(self, size: int, seconds: float) -> None:
+        """Refines the bytes-to-audio-seconds ratio from a file just read."""
+        self.bytes_tagged += size
+        self.audio_seconds += seconds
+        if self.bytes_tagged and self.audio_seconds:
+            self.seconds_per_byte = self.audio_seconds / self.bytes_tagged
+
+
+class Reporter:
+    def __init__(self, *, quiet: bool, log_path: Path | None, interval_s: float = 30.0,
+                 stream: TextIO | None = None):
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty() and not quiet
+        self.interval_s = interval_s
+        self.log = open(log_path, "a", encoding="utf-8") if log_path else None
+        self.started = time.monotonic()
+        self._last_line = self.started
+        self._progress = None
+        self._task = None
+
+    # -- lines --------------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        """A line for people (not under -q)."""
+        if not self.quiet:
+            if self._progress is not None:
+                self._progress.console.print(text, highlight=False, markup=False)
+            else:
+                print(text, file=self.stream, flush=True)
+
+    def warn(self, text: str) -> None:
+        """A line that matters even under -q (cron mails it)."""
+        if self._progress is not None:
+            self._progress.console.print(f"warning: {text}", highlight=False, markup=False)
+        else:
+            print(f"archivetag: warning: {text}", file=self.stream, flush=True)
+
+    def record(self, event: str, **fields) -> None:
+        if self.log is not None:
+            line = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "event": event, **fields}
+            self.log.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            self.log.flush()
+
+    # -- progress -----------------------------------------------------------------------------
+
+    def start_progress(self) -> None:
+        if not self.tty:
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        self._progress = Progress(
+            TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+            TextColumn("{task.fields[detail]}"), TimeRemainingColumn(),
+            console=None, transient=False, redirect_stderr=False, redirect_stdout=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("tagging", total=None, detail="")
+
+    def update(self, counts: RunCounts, files_to_tag: int, walking: bool) -> None:
+        files_done = sum(counts.outcomes.values())
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = counts.segments / elapsed
+        detail = (f"{counts.segments} segments, {counts.audio_seconds / 3600:.2f} h audio, "
+                  f"{rate:.1f} seg/s" + (", still finding files" if walking else ""))
+        if self._progress is not None:
+            self._progress.update(self._task, completed=files_done, total=files_to_tag,
+                                  detail=detail)
+        elif not self.quiet and time.monotonic() - self._last_line >= self.interval_s:
+            self._last_line = time.monotonic()
+            print(f"progress: {files_done}/{files_to_tag} files, {detail}", file=self.stream,
+                  flush=True)
+
+    def stop_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def close(self) -> None:
+        self.stop_progress()
+        if self.log is not None:
+            self.log.close()

@@ -1,0 +1,123 @@
+"""A vanished archive is not an empty archive.
+
+Before the walk: a root that is missing, empty, or on another device than last time, while
+the catalogue holds files under it, is refused (an unmounted share looks exactly like
+that). After the walk: stored files that were not seen are marked missing, except under
+folders the walk could not read, and not at all when they are most of the root's files.
+`--force` overrides both, for archives that really were deleted or moved to a new disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archivetag.errors import UserError
+from archivetag.ingest.discover import Candidate, Problem
+from archivetag.ingest.names import display_path
+from archivetag.storage.schema import MediaFile, Root, utcnow
+
+MOST = 0.5  # more than this share of a root's files missing at once is taken for an outage
+
+
+class ArchiveVanished(UserError):
+    """A root looks unmounted; nothing was changed."""
+
+
+def _prefix_range(root: bytes) -> tuple[bytes, bytes]:
+    """Every path strictly below `root`, as a byte range (works on BLOB and bytea alike)."""
+    base = root.rstrip(b"/") + b"/"
+    return base, base[:-1] + b"0"  # "0" is the byte after "/"
+
+
+def _under(root: bytes):
+    low, high = _prefix_range(root)
+    return ((MediaFile.path > low) & (MediaFile.path < high) & (MediaFile.status != "missing")
+            & MediaFile.fingerprint.is_not(None))  # imported-only files are not the scan's
+
+
+class RootGuard:
+    def __init__(self, session: Session, roots: Iterable[bytes], force: bool):
+        self.session = session
+        self.roots = [os.path.abspath(root) for root in roots]
+        self.force = force
+        self.hidden: list[bytes] = []  # subtrees the walk could not read
+        self.marked_missing = 0
+
+    def _stored_count(self, root: bytes) -> int:
+        return self.session.scalar(select(func.count()).select_from(MediaFile).where(_under(root)))
+
+    def check_before_walk(self) -> None:
+        for root in self.roots:
+            shown = display_path(root)
+            try:
+                st = os.stat(root)
+            except FileNotFoundError:
+                st = None
+            except OSError as error:
+                raise ArchiveVanished(f"{shown}: {error.strerror}") from None
+            if st is not None and not os.path.isdir(root):
+                continue  # a single file: its own status says whether it is there
+            stored = self._stored_count(root)
+            if st is None:
+                if stored and not self.force:
+                    raise ArchiveVanished(
+                        f"{shown} is missing (an unmounted share?); its {stored} stored files "
+                        "were left as they are. If it was really deleted, rerun with --force")
+                if not stored:
+                    raise UserError(f"{shown} does not exist")
+                continue
+            if self.force or not stored:
+                continue
+            with os.scandir(root) as entries:
+                if next(entries, None) is None:
+                    raise ArchiveVanished(
+                        f"{shown} is empty but {stored} files under it are stored (an unmounted "
+                        "share?); nothing was changed. If it was really emptied, rerun with --force")
+            known = self.session.scalars(select(Root).where(Root.path == root)).one_or_none()
+            if known is not None and known.device is not None and known.device != st.st_dev:
+                raise ArchiveVanished(
+                    f"{shown} is on another device than at the last scan (a different disk "
+                    "mounted there?); nothing was changed. If the archive was moved to a new "
+                    "disk, rerun with --force")
+
+    def watch(self, walk: Iterable[Candidate | Problem]) -> Iterator[Candidate | Problem]:
+        """Passes the walk through, noting folders whose files must not be taken for gone."""
+        for item in walk:
+            if isinstance(item, Problem) and item.hides_subtree:
+                self.hidden.append(item.path.rstrip(b"/") + b"/")
+            yield item
+
+    def finish(self, seen_ids: set[int], writer) -> str | None:
+        """Marks unseen stored files missing; returns a refusal message instead when most are."""
+        refusals = []
+        for root in self.roots:
+            if not os.path.isdir(root):
+                continue
+            stored = self._stored_count(root)
+            rows = self.session.execute(select(MediaFile.id, MediaFile.path).where(_under(root)))
+            gone = [file_id for file_id, path in rows
+                    if file_id not in seen_ids and not path.startswith(tuple(self.hidden))]
+            if gone and len(gone) > MOST * stored and not self.force:
+                refusals.append(
+                    f"{len(gone)} of the {stored} stored files under {display_path(root)} were "
+                    "not found (an unmounted share?); they were not marked missing. If they "
+                    "were really deleted, rerun with --force")
+                continue
+            writer.mark_missing(gone)
+            self.marked_missing += len(gone)
+            self._remember(root, stored - len(gone))
+        self.session.commit()
+        return "; ".join(refusals) or None
+
+    def _remember(self, root: bytes, count: int) -> None:
+        row = self.session.scalars(select(Root).where(Root.path == root)).one_or_none()
+        if row is None:
+            row = Root(path=root, display_path=display_path(root))
+            self.session.add(row)
+        row.device = os.stat(root).st_dev
+        row.last_file_count = count
+        row.last_scan_at = utcnow()

@@ -1,0 +1,202 @@
+"""The single writer: every change a run makes to the catalogue, one transaction per file.
+
+A file is stored whole or not at all: its row, segments, annotations, tags and embeddings
+are written in one transaction, so a run killed at any moment leaves either the old state
+or the new one. Workers never open a database session; only this writer does.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from archivetag.ingest.discover import Candidate
+from archivetag.ingest.names import display_path
+from archivetag.ingest.outcome import Outcome
+from archivetag.pipeline.faults import fault_point
+from archivetag.pipeline.results import FileResult, TaggedSegment
+from archivetag.storage.schema import (
+    Annotation,
+    Embedding,
+    MediaFile,
+    Provenance,
+    Segment,
+    SegmentTag,
+    Tag,
+    utcnow,
+)
+
+SCAN = "scan"  # the source of segments that ingest cuts
+
+
+def _media_type(outcome: Outcome) -> str | None:
+    container = outcome.media.container if outcome.media else ""
+    video = ("mp4", "mov", "matroska", "avi", "mpeg", "mpegts", "flv", "asf", "mxf", "webm")
+    return None if not container else ("video" if any(v in container for v in video) else "audio")
+
+
+class CatalogueWriter:
+    """Applies a run's outcomes to the database; commits after every file."""
+
+    def __init__(self, session: Session, run_id: int, provenance: Provenance | None,
+                 model_source: str, embedder: str | None):
+        self.session = session
+        self.run_id = run_id
+        self.provenance = provenance
+        self.model_source = model_source
+        self.embedder = embedder
+        self._tag_ids: dict[str, int] = {}
+
+    # -- rows -------------------------------------------------------------------------------
+
+    def _row(self, path: bytes) -> MediaFile:
+        row = self.session.scalars(select(MediaFile).where(MediaFile.path == path)).one_or_none()
+        if row is None:
+            row = MediaFile(path=path, display_path=display_path(path), attempts=0)
+            self.session.add(row)
+        return row
+
+    @staticmethod
+    def _describe(row: MediaFile, candidate: Candidate, outcome: Outcome | None) -> None:
+        row.size, row.mtime_ns, row.fingerprint = (
+            candidate.size, candidate.mtime_ns, candidate.fingerprint)
+        media = outcome.media if outcome else None
+        if media is not None:
+            row.duration = media.duration
+            row.container = media.container
+            row.media_type = _media_type(outcome)
+            row.streams = {"codec": media.codec, "sample_rate": media.sample_rate,
+                           "channels": media.channels, "stream_index": media.stream_index,
+                           "language": media.language, "audio_streams": media.audio_streams,
+                           "start_time": media.start_time}
+
+    def _fail(self, row: MediaFile, status: str, reason: str | None) -> None:
+        row.status, row.reason, row.warning = status, reason, None
+        if status == "failed":
+            row.attempts = (row.attempts or 0) + 1
+            row.failed_in_run_id = self.run_id
+
+    # -- what a run records -----------------------------------------------------------------
+
+    def record_outcome(self, path: bytes, outcome: Outcome, candidate: Candidate | None = None) -> int:
+        """A file that ends without segments: failed, skipped or missing, with the reason.
+
+        Results stored for an earlier version of the file are kept (never lose data); the
+        status tells they are not current.
+        """
+        row = self._row(path)
+        if candidate is not None:
+            self._describe(row, candidate, outcome)
+        self._fail(row, outcome.status, outcome.reason)
+        self.session.commit()
+        return row.id
+
+    def store(self, result: FileResult) -> int:
+        """A file read and tagged: its scan segments are replaced, imported ones kept."""
+        row = self._row(result.candidate.path)
+        self._describe(row, result.candidate, result.outcome)
+        row.status, row.reason, row.warning = "done", None, result.outcome.warning
+        row.content_hash = result.content_hash
+        row.provenance_id = self.provenance.id if self.provenance else None
+        row.processed_at = utcnow()
+        self.session.flush()
+        self.session.execute(delete(Segment).where(Segment.file_id == row.id,
+                                                   Segment.source == SCAN))
+        for tagged in result.segments:
+            self._add_segment(row.id, tagged)
+        self.session.flush()
+        fault_point("in-commit")
+        self.session.commit()
+        return row.id
+
+    def _add_segment(self, file_id: int, tagged: TaggedSegment) -> None:
+        segment = Segment(file_id=file_id, source=SCAN, index=tagged.index,
+                          start_s=tagged.start_s, end_s=tagged.end_s, rms_db=tagged.rms_db,
+                          peak_db=tagged.peak_db, silent=tagged.silent)
+        self.session.add(segment)
+        self.session.flush()
+        provenance_id = self.provenance.id if self.provenance else None
+        for kind, text in tagged.answers.items():
+            annotation = Annotation(segment_id=segment.id, kind=kind, text=text,
+                                    source=self.model_source, provenance_id=provenance_id)
+            self.session.add(annotation)
+            if kind == "tags" and tagged.tags:
+                self.session.flush()
+                for raw, name in tagged.tags:
+                    self.session.add(SegmentTag(annotation_id=annotation.id,
+                                                tag_id=self._tag_id(name),
+                                                segment_id=segment.id, raw=raw))
+        if tagged.embedding is not None and self.embedder:
+            self.session.add(Embedding(segment_id=segment.id, embedder=self.embedder,
+                                       dim=len(tagged.embedding) // 2,
+                                       text_hash=tagged.embedded_text_hash or "",
+                                       vector=tagged.embedding))
+
+    def _tag_id(self, name: str) -> int:
+        if name not in self._tag_ids:
+            tag = self.session.scalars(select(Tag).where(Tag.name == name)).one_or_none()
+            if tag is None:
+                tag = Tag(name=name)
+                self.session.add(tag)
+                self.session.flush()
+            self._tag_ids[name] = tag.id
+        return self._tag_ids[name]
+
+    def move(self, stored_id: int, candidate: Candidate) -> None:
+        """The same content found at a new path: the row follows it, results untouched."""
+        row = self.session.get(MediaFile, stored_id)
+        row.path, row.display_path = candidate.path, display_path(candidate.path)
+        self._describe(row, candidate, None)
+        if row.status == "missing":
+            row.status, row.reason = "done", None
+        self.session.commit()
+
+    def copy(self, source_id: int, candidate: Candidate) -> int:
+        """A duplicate of a done file: its scan results copied, no model work."""
+        source = self.session.get(MediaFile, source_id)
+        row = self._row(candidate.path)
+        for name in ("duration", "container", "media_type", "streams", "content_hash",
+                     "provenance_id", "warning"):
+            setattr(row, name, getattr(source, name))
+        self._describe(row, candidate, None)
+        row.status, row.reason, row.processed_at = "done", None, utcnow()
+        self.session.flush()
+        self.session.execute(delete(Segment).where(Segment.file_id == row.id,
+                                                   Segment.source == SCAN))
+        for segment in source.segments:
+            if segment.source == SCAN:
+                self._copy_segment(row.id, segment)
+        self.session.commit()
+        return row.id
+
+    def _copy_segment(self, file_id: int, original: Segment) -> None:
+        segment = Segment(file_id=file_id, source=SCAN, index=original.index,
+                          start_s=original.start_s, end_s=original.end_s,
+                          rms_db=original.rms_db, peak_db=original.peak_db,
+                          silent=original.silent)
+        self.session.add(segment)
+        self.session.flush()
+        for annotation in original.annotations:
+            copy = Annotation(segment_id=segment.id, kind=annotation.kind, text=annotation.text,
+                              source=annotation.source, provenance_id=annotation.provenance_id,
+                              imported=annotation.imported)
+            self.session.add(copy)
+            self.session.flush()
+            links = self.session.scalars(
+                select(SegmentTag).where(SegmentTag.annotation_id == annotation.id))
+            for link in links:
+                self.session.add(SegmentTag(annotation_id=copy.id, tag_id=link.tag_id,
+                                            segment_id=segment.id, raw=link.raw))
+        for embedding in self.session.scalars(
+                select(Embedding).where(Embedding.segment_id == original.id)):
+            self.session.add(Embedding(segment_id=segment.id, embedder=embedding.embedder,
+                                       dim=embedding.dim, text_hash=embedding.text_hash,
+                                       vector=embedding.vector))
+
+    def mark_missing(self, file_ids: list[int]) -> None:
+        """Stored files gone from disk: results kept until `archivetag prune`."""
+        if file_ids:
+            self.session.execute(
+                update(MediaFile).where(MediaFile.id.in_(file_ids))
+                .values(status="missing", reason="not found by the last scan"))
+        self.session.commit()
