@@ -36,19 +36,15 @@ class ModelChoice:
     path: Path
     model_id: str  # as configured: a hub id or a local path
     revision: str | None
-    checkpoint_sha256: str
     tiny: bool
 
 
 def model_location(settings: Settings) -> ModelChoice:
     from archivetag.tagger.midashenglm.config import read_config
     from archivetag.tagger.midashenglm.hub import locate
-    from archivetag.tagger.midashenglm.provenance import checkpoint_fingerprint
-
     configured = settings["model.id"]
     location = locate(configured, settings["model.revision"] or None)
     return ModelChoice(path=location.path, model_id=configured, revision=location.revision,
-                       checkpoint_sha256=checkpoint_fingerprint(location.path),
                        tiny=read_config(location.path).tiny)
 
 
@@ -70,21 +66,12 @@ def segment_settings(settings: Settings) -> SegmentSettings:
 
 def provenance_values(settings: Settings, model: ModelChoice) -> dict:
     """Everything that would change a stored result (design.md: the "stale" key)."""
-    from archivetag.tagger.midashenglm.provenance import MODEL_CODE_VERSION
+    from archivetag.tagger.midashenglm.provenance import result_key
 
     return {
-        "model": {
-            "model_id": model.model_id,
-            "revision": model.revision,
-            "checkpoint_sha256": model.checkpoint_sha256,
-            "tiny_random_checkpoint": model.tiny,
-            "model_code": MODEL_CODE_VERSION,
-            "dtype": settings["model.dtype"],
-            "system_prompt": settings["model.system_prompt"],
-            "decoding": "greedy",
-            "tasks": {task.name: {"prompt": task.prompt, "max_new_tokens": task.max_new_tokens}
-                      for task in tasks(settings)},
-        },
+        "model": result_key(model.path, model.model_id, model.revision, model.tiny,
+                            settings["model.dtype"], tasks(settings),
+                            settings["model.system_prompt"]),
         "segmentation": segment_settings(settings).staleness_values(),
     }
 
@@ -93,9 +80,10 @@ def key_of(values: dict) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
-def model_source(model: ModelChoice) -> str:
+def model_source(key_values: dict) -> str:
     """Who wrote a model annotation: the model id and the revision or checkpoint hash."""
-    return f"{model.model_id}@{model.revision or model.checkpoint_sha256[:12]}"
+    model = key_values["model"]
+    return f"{model['model_id']}@{model['revision'] or model['checkpoint_sha256'][:12]}"
 
 
 def discovery_options(settings: Settings) -> DiscoveryOptions:

@@ -134,7 +134,7 @@ class IngestRun:
         items = planner.plan(guard.watch(walk))
         if request.dry_run:
             return self._dry_run(items)
-        self.writer = CatalogueWriter(session, run.id, provenance, build.model_source(model),
+        self.writer = CatalogueWriter(session, run.id, provenance, build.model_source(key_values),
                                       settings["index.embedder"])
         completed = self._work(self._settle(items), model)
         stopped = self.stop.reason

@@ -32,17 +32,16 @@ class Task:
             raise ValueError(f"task {self.name!r}: max_new_tokens must be at least 1")
 
 
-DEFAULT_TASKS: dict[str, Task] = {
-    task.name: task
-    for task in (
-        Task("caption", "Write an audio caption describing the sound", 64),
-        Task("tags", "Which labels describe the sound?", 64),
-        Task("transcript", "Transcribe the speech into text", 256),
-        Task("language", "What language is spoken?", 16),
-        Task("genre", "What's the music genre?", 16),
-    )
-}
-"""Built-in tasks; caption and tags run by default, the others on request."""
+def _built_in_tasks() -> dict[str, Task]:
+    from archivetag.config import Settings, defaults
+
+    tables = Settings(values=defaults()).tasks()
+    return {name: Task(name, table["prompt"], table["max_new_tokens"])
+            for name, table in tables.items()}
+
+
+DEFAULT_TASKS: dict[str, Task] = _built_in_tasks()
+"""Built-in tasks, as declared in default.toml; caption and tags run by default."""
 
 TAG_SYNONYMS = {
     "man speaking": "male speech, man speaking",

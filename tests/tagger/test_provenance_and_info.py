@@ -11,15 +11,21 @@ from archivetag.tagger.tasks import DEFAULT_TASKS, Task
 
 def test_result_key_changes_with_everything_that_changes_a_result(tiny):
     tasks = [DEFAULT_TASKS["caption"], DEFAULT_TASKS["tags"]]
-    key = result_key(tiny, tasks, "System.")
+
+    def key_for(tasks, system_prompt="System.", dtype="float32"):
+        return result_key(tiny.path, tiny.model_id, tiny.revision, tiny.tiny, dtype, tasks,
+                          system_prompt)
+
+    key = key_for(tasks)
     assert key["tiny_random_checkpoint"] is True
     assert key["model_code"] == MODEL_CODE_VERSION
     assert key["dtype"] == "float32"
     assert len(key["checkpoint_sha256"]) == 64
-    assert key == result_key(tiny, list(reversed(tasks)), "System.")
-    assert key != result_key(tiny, tasks, "Other system.")
+    assert key == key_for(list(reversed(tasks)))
+    assert key != key_for(tasks, "Other system.")
+    assert key != key_for(tasks, dtype="bfloat16")
     reworded = [DEFAULT_TASKS["caption"], Task("tags", "Labels?", 64)]
-    assert key != result_key(tiny, reworded, "System.")
+    assert key != key_for(reworded)
 
 
 def test_model_info_of_the_tiny_checkpoint(tiny_sharded_dir):

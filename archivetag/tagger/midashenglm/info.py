@@ -7,7 +7,8 @@ from pathlib import Path
 
 from archivetag.tagger.midashenglm.config import EncoderConfig, read_config
 from archivetag.tagger.midashenglm.decoder import omni_text_config
-from archivetag.tagger.midashenglm.loader import read_headers, weight_files
+from archivetag.tagger.midashenglm.files import weight_files
+from archivetag.tagger.midashenglm.loader import read_headers
 from archivetag.tagger.midashenglm.model import FRONT_END_BUFFERS, LM_HEAD
 
 BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")

@@ -7,7 +7,6 @@ weights read, converted to the requested dtype and assigned on the requested dev
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from archivetag.tagger.midashenglm.config import MiDashengLMConfig, read_config
 from archivetag.tagger.midashenglm.decoder import check_rotary, reset_rotary, rope_theta
 from archivetag.tagger.midashenglm.errors import ModelLoadError
+from archivetag.tagger.midashenglm.files import weight_files
 from archivetag.tagger.midashenglm.frontend import filterbank_for, window_for
 from archivetag.tagger.midashenglm.model import (
     EMBED_TOKENS,
@@ -33,8 +33,6 @@ from archivetag.tagger.midashenglm.tokens import (
 
 logger = logging.getLogger(__name__)
 
-INDEX_FILE = "model.safetensors.index.json"
-SINGLE_FILE = "model.safetensors"
 IGNORED_TENSORS = ("decoder.model.rotary_emb.inv_freq",)
 FLOAT_STORAGE = {"F32", "BF16", "F16"}
 QUANTISED_SUFFIXES = (
@@ -85,27 +83,6 @@ def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
         return DTYPES[dtype.lower()]
     except KeyError:
         raise ModelLoadError(f"unknown dtype {dtype!r}: use bfloat16, float16 or float32") from None
-
-
-def weight_files(model_dir: Path) -> list[Path]:
-    """The safetensors files: the index's shards, or the single file."""
-    index = model_dir / INDEX_FILE
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        except (OSError, ValueError, KeyError) as error:
-            raise ModelLoadError(f"cannot read {index}: {error}") from None
-        files = [model_dir / name for name in sorted(set(weight_map.values()))]
-    elif (model_dir / SINGLE_FILE).is_file():
-        files = [model_dir / SINGLE_FILE]
-    elif any(model_dir.glob("*.bin")) or any(model_dir.glob("*.pt")):
-        raise ModelLoadError(f"{model_dir} holds pickle weights: only safetensors are loaded")
-    else:
-        raise ModelLoadError(f"{model_dir} has neither {SINGLE_FILE} nor {INDEX_FILE}")
-    for path in files:
-        if not path.is_file():
-            raise ModelLoadError(f"checkpoint shard {path.name} is missing from {model_dir}")
-    return files
 
 
 def read_headers(files: list[Path]) -> dict[str, TensorInfo]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from archivetag.tagger.midashenglm.loader import INDEX_FILE, LoadedModel, weight_files
+from archivetag.tagger.midashenglm.files import INDEX_FILE, weight_files
 from archivetag.tagger.tasks import Task
 
 MODEL_CODE_VERSION = "midashenglm-1"
@@ -49,16 +49,26 @@ def checkpoint_fingerprint(model_dir: Path) -> str:
 
 
 def result_key(
-    loaded: LoadedModel, tasks: Sequence[Task], system_prompt: str
+    model_dir: Path,
+    model_id: str | None,
+    revision: str | None,
+    tiny: bool,
+    dtype: str,
+    tasks: Sequence[Task],
+    system_prompt: str,
 ) -> dict[str, object]:
-    """Everything about the model side that determines the answers to ``tasks``."""
+    """Everything about the model side that determines the answers to ``tasks``.
+
+    Computed from the checkpoint's files and the settings alone, without loading weights,
+    so a run can tell stale results before it starts the model.
+    """
     return {
-        "model_id": loaded.model_id,
-        "revision": loaded.revision,
-        "checkpoint_sha256": checkpoint_fingerprint(loaded.path),
-        "tiny_random_checkpoint": loaded.tiny,
+        "model_id": model_id,
+        "revision": revision,
+        "checkpoint_sha256": checkpoint_fingerprint(model_dir),
+        "tiny_random_checkpoint": tiny,
         "model_code": MODEL_CODE_VERSION,
-        "dtype": str(loaded.model.dtype).removeprefix("torch."),
+        "dtype": dtype,
         "system_prompt": system_prompt,
         "decoding": "greedy",
         "tasks": {
