@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from archivetag.index.embedder import EmbedderSpec, load_tokenizer, pool, tokenize
+from archivetag.index.embedder import EmbedderSpec, embed_in_batches, load_tokenizer
 
 _PREFIXES = ("", "bert.")  # BertModel checkpoints, and BertFor… checkpoints with a prefix
 
@@ -39,7 +39,7 @@ def _map_safetensors(path) -> dict[str, np.ndarray]:
     with open(path, "rb") as handle:
         header_length = int.from_bytes(handle.read(8), "little")
         header = json.loads(handle.read(header_length))
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_length)
+    data = np.asarray(np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_length))
     tensors = {}
     for name, entry in header.items():
         if name != "__metadata__" and entry["dtype"] == "F32":
@@ -61,6 +61,11 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
+def _linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    # One 2-D matrix product: numpy's stacked (3-D) matmul skips BLAS for transposed weights.
+    return (x.reshape(-1, x.shape[-1]) @ weight + bias).reshape(*x.shape[:-1], -1)
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
@@ -88,10 +93,8 @@ class NumpyBertEmbedder:
         self._tokenizer = load_tokenizer(spec)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        ids, mask = tokenize(self._tokenizer, texts)
-        return pool(self._encode(ids, mask), mask, self.spec.pooling)
+        return embed_in_batches(self._tokenizer, texts, self.dim, self.spec.pooling,
+                                self._encode)
 
     def _encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w = self.w
@@ -114,7 +117,7 @@ class NumpyBertEmbedder:
         head_dim = dim // self.heads
 
         def heads(name: str) -> np.ndarray:  # (batch, heads, length, head_dim)
-            y = x @ w[f"{p}attention.self.{name}.weight"] + w[f"{p}attention.self.{name}.bias"]
+            y = _linear(x, w[f"{p}attention.self.{name}.weight"], w[f"{p}attention.self.{name}.bias"])
             return y.reshape(batch, length, self.heads, head_dim).transpose(0, 2, 1, 3)
 
         q, k, v = heads("query"), heads("key"), heads("value")
@@ -122,11 +125,12 @@ class NumpyBertEmbedder:
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         scores /= scores.sum(axis=-1, keepdims=True)
         context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, dim)
-        attended = context @ w[f"{p}attention.output.dense.weight"] + w[
-            f"{p}attention.output.dense.bias"]
+        attended = _linear(context, w[f"{p}attention.output.dense.weight"],
+                           w[f"{p}attention.output.dense.bias"])
         x = _layer_norm(x + attended, w[f"{p}attention.output.LayerNorm.weight"],
                         w[f"{p}attention.output.LayerNorm.bias"], self.eps)
-        inner = _gelu(x @ w[f"{p}intermediate.dense.weight"] + w[f"{p}intermediate.dense.bias"])
-        out = inner @ w[f"{p}output.dense.weight"] + w[f"{p}output.dense.bias"]
+        inner = _gelu(_linear(x, w[f"{p}intermediate.dense.weight"],
+                              w[f"{p}intermediate.dense.bias"]))
+        out = _linear(inner, w[f"{p}output.dense.weight"], w[f"{p}output.dense.bias"])
         return _layer_norm(x + out, w[f"{p}output.LayerNorm.weight"],
                            w[f"{p}output.LayerNorm.bias"], self.eps)

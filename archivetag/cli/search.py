@@ -1,0 +1,106 @@
+"""`archivetag search QUERY`: the segments (or files) that sound like the query."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from archivetag.cli.common import settings_options
+from archivetag.config import Settings
+from archivetag.errors import UsageError
+
+QUERY_HELP = ('Words to search for; "quoted phrases" must match exactly (keyword and hybrid); '
+              "filter terms tag:NAME path:PREFIX type:audio|video duration:MIN..MAX since:DATE.")
+ModeFlag = Annotated[Optional[str], typer.Option(
+    "--mode", help="semantic, keyword or hybrid (default: search.mode).", show_default=False)]
+LimitFlag = Annotated[Optional[int], typer.Option(
+    "--limit", "-n", min=1, max=100000, help="Results shown (default: search.limit).",
+    show_default=False)]
+
+
+def stderr_line(message: str) -> None:
+    print(f"archivetag: {message}", file=sys.stderr)
+
+
+def make_request(query: str, mode: str | None, limit: int | None, settings: Settings,
+                 flags=None, min_score: float | None = None):
+    """The SearchRequest for a query and the search flags (shared with `export --query`)."""
+    from archivetag.index.query import parse_query, with_filters
+    from archivetag.index.search import MODES, SearchRequest
+
+    mode = mode or settings["search.mode"]
+    if mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+    parsed = parse_query(query)
+    if flags is not None:
+        parsed = with_filters(parsed, flags)
+    return SearchRequest(parsed, mode, limit or settings["search.limit"], min_score)
+
+
+def _flag_filters(tag: list[str], path: list[str], media_type: str | None,
+                  duration: str | None, since: str | None):
+    from archivetag.index import query as q
+
+    return q.Filters(
+        tags=tuple(q.parse_tag(t) for t in tag),
+        paths=tuple(q.parse_path(p) for p in path),
+        media_type=q.parse_type(media_type) if media_type else None,
+        duration=q.parse_duration(duration) if duration else None,
+        since=q.parse_since(since) if since else None,
+    )
+
+
+@settings_options
+def search(
+    settings: Settings,
+    query: Annotated[str, typer.Argument(help=QUERY_HELP, show_default=False)],
+    mode: ModeFlag = None,
+    limit: LimitFlag = None,
+    tag: Annotated[list[str], typer.Option("--tag", help="Segments with this tag (repeatable: all).")] = [],
+    path: Annotated[list[str], typer.Option("--path", help="Files under this path (repeatable: any).")] = [],
+    media_type: Annotated[Optional[str], typer.Option("--type", help="audio or video.", show_default=False)] = None,
+    duration: Annotated[Optional[str], typer.Option("--duration", help="File length in seconds: MIN..MAX, ..MAX, MIN.. .", show_default=False)] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Files first seen since: 2026-01-31, 7d, 12h.", show_default=False)] = None,
+    min_score: Annotated[Optional[float], typer.Option("--min-score", help="Drop results scoring below this (the mode's scale).", show_default=False)] = None,
+    files: Annotated[bool, typer.Option("--files", help="Group by file: the best segments of each file.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    paths: Annotated[bool, typer.Option("--paths", help="Print each matching file's path once, one per line.")] = False,
+    null: Annotated[bool, typer.Option("-0", "--null", help="With --paths: end paths with NUL, for xargs -0.")] = False,
+) -> None:
+    """Find the seconds of the archive that sound like QUERY."""
+    if sum((json_output, csv_output, paths)) > 1:
+        raise UsageError("choose one of --json, --csv, --paths")
+    if null and not paths:
+        raise UsageError("-0 goes with --paths")
+    from archivetag.cli.common import open_catalogue
+    from archivetag.index import render
+    from archivetag.index.search import Searcher
+
+    request = make_request(query, mode, limit, settings,
+                           _flag_filters(tag, path, media_type, duration, since), min_score)
+    if files:  # enough segments to fill the files asked for
+        from dataclasses import replace
+
+        request = replace(request, limit=min(request.limit * 10, 100000))
+    database = open_catalogue(settings)
+    try:
+        results = Searcher(database, settings, stderr_line).search(request)
+    finally:
+        database.engine.dispose()
+    shown_files = render.by_file(results, request.limit // 10) if files else None
+    if paths:
+        chosen = [s for f in shown_files for s in f.segments] if files else results
+        sys.stdout.buffer.write(render.as_paths(chosen, b"\0" if null else b"\n"))
+    elif json_output:
+        chosen = [s for f in shown_files for s in f.segments] if files else results
+        sys.stdout.write(render.as_json(chosen))
+    elif csv_output:
+        chosen = [s for f in shown_files for s in f.segments] if files else results
+        sys.stdout.write(render.as_csv(chosen))
+    elif files:
+        sys.stdout.write(render.files_as_text(shown_files) or "no matches\n")
+    else:
+        sys.stdout.write(render.as_text(results) or "no matches\n")
