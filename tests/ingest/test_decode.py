@@ -10,7 +10,8 @@ from archivetag.ingest.decode import PcmStream
 from archivetag.ingest.discover import discover
 from archivetag.ingest.probe import MediaInfo, StreamChoice, choose_stream, probe
 from archivetag.ingest.read import read_file
-from conftest import CLICK_AT_S, onset_s
+
+from .media import CLICK_AT_S, onset_s
 
 TOLERANCE_S = 0.05
 

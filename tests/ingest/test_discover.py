@@ -9,7 +9,8 @@ import pytest
 
 from archivetag.ingest.discover import Candidate, DiscoveryOptions, Problem, discover
 from archivetag.ingest.read import read_file
-from conftest import as_unprivileged
+
+from .media import as_unprivileged
 
 ODD_NAMES = [
     b"Name With Spaces.wav",
