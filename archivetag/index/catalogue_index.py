@@ -117,9 +117,16 @@ def open_index(database: Database, settings: Settings, notify: Notify = _quiet) 
         if index.stamp.catalogue != uid or index.stamp.embedder != settings["index.embedder"]:
             raise IndexFileError(f"{path} was made from another database or embedder")
     except IndexFileError as error:
+        others = [p for p in path.parent.glob(f"{uid}-*.faiss") if p != path]
         if path.exists():
             notify(f"rebuilding the search index: {error}")
-        return rebuild_index(database, settings, notify)
+        elif others:
+            notify(f"index.embedder is now {settings['index.embedder']}: re-embedding what "
+                   "it has not embedded yet and rebuilding the search index")
+        index = rebuild_index(database, settings, notify)
+        for other in others:  # made with an earlier embedder; its vectors stay in SQL
+            other.unlink(missing_ok=True)
+        return index
     if _catch_up(index, database):
         if _outgrown(index, settings["index.exact_max"]):
             notify(f"the index outgrew index.exact_max ({settings['index.exact_max']}): "

@@ -55,7 +55,8 @@ class Neighbours:
 
 
 def _nlist(count: int) -> int:
-    return max(16, int(math.sqrt(count)))
+    """Inverted lists: about sqrt(n) (1,000 for a million), never more than the vectors."""
+    return max(1, min(count, max(16, int(math.sqrt(count)))))
 
 
 def _empty_flat(dim: int):

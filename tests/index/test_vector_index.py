@@ -1,0 +1,89 @@
+"""The FAISS index: ids are segment ids, never twice; removal; atomic, checked files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from archivetag.index.vector_index import IndexFileError, IndexStamp, VectorIndex
+
+STAMP = IndexStamp(catalogue="uid", embedder="model", dim=16, kind="flat", last_row_id=0, count=0)
+
+
+def unit_vectors(count: int, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(count, 16)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.fixture(params=["flat", "ivf"])
+def index(request) -> tuple[VectorIndex, np.ndarray, np.ndarray]:
+    vectors = unit_vectors(2000)
+    ids = np.arange(2000, dtype=np.int64) * 7 + 1_000_000_000_000  # beyond 32 bits
+    exact_max = 10_000 if request.param == "flat" else 100
+    built = VectorIndex.build(STAMP, ids, vectors, exact_max)
+    assert built.stamp.kind == request.param
+    return built, ids, vectors
+
+
+def nearest(index: VectorIndex, vector: np.ndarray) -> int:
+    return int(index.search(vector, 1, nprobe=64).segment_ids[0])
+
+
+def test_search_returns_segment_ids(index) -> None:
+    built, ids, vectors = index
+    assert [nearest(built, vectors[i]) for i in (0, 777, 1999)] == [ids[0], ids[777], ids[1999]]
+
+
+def test_adding_an_id_again_replaces_it(index) -> None:
+    built, ids, vectors = index
+    replacement = unit_vectors(1, seed=9)
+    built.add(ids[5:6], replacement)
+    built.add(np.array([ids[6], ids[6]]), np.vstack([vectors[0], vectors[6]]))
+    assert built.stamp.count == len(ids) == len(np.unique(built.segment_ids()))
+    assert nearest(built, replacement[0]) == ids[5]
+    assert nearest(built, vectors[6]) == ids[6]  # the last of a batch wins
+
+
+def test_removed_ids_are_gone_and_the_rest_still_right(index) -> None:
+    built, ids, vectors = index
+    built.remove(ids[:1000:2])
+    assert built.stamp.count == 1500
+    assert not set(ids[:1000:2]) & set(built.segment_ids().tolist())
+    assert [nearest(built, vectors[i]) for i in (1, 999, 1500)] == [ids[1], ids[999], ids[1500]]
+    np.testing.assert_allclose(built.vectors_of(ids[1500:1501])[0], vectors[1500], atol=1e-6)
+
+
+def test_search_within_allowed_ids(index) -> None:
+    built, ids, vectors = index
+    allowed = ids[100:110]
+    found = built.search(vectors[0], 5, nprobe=64, allowed=allowed)
+    assert len(found.segment_ids) == 5 and set(found.segment_ids) <= set(allowed)
+    assert list(found.scores) == sorted(found.scores, reverse=True)
+
+
+def test_file_round_trip(index, tmp_path: Path) -> None:
+    built, ids, vectors = index
+    path = tmp_path / "index" / "a.faiss"
+    built.save(path)
+    loaded = VectorIndex.load(path)
+    assert loaded.stamp == built.stamp
+    assert nearest(loaded, vectors[42]) == ids[42]
+    loaded.remove(ids[:1])  # a loaded IVF index can still remove by id
+    assert loaded.stamp.count == len(ids) - 1
+    assert [p.name for p in path.parent.iterdir()] == ["a.faiss"]  # no temp file left
+
+
+def test_bad_files_are_refused(tmp_path: Path) -> None:
+    built = VectorIndex.build(STAMP, np.arange(50), unit_vectors(50), 100)
+    good = tmp_path / "good.faiss"
+    built.save(good)
+    data = good.read_bytes()
+    cases = {"missing.faiss": None, "truncated.faiss": data[: len(data) // 2],
+             "foreign.faiss": b"\x00" * 100, "empty.faiss": b"", "padded.faiss": data + b"x"}
+    for name, content in cases.items():
+        if content is not None:
+            (tmp_path / name).write_bytes(content)
+        with pytest.raises(IndexFileError):
+            VectorIndex.load(tmp_path / name)
