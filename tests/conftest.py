@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 _postgres_skipped: list[str] = []
+TINY_SEED = 7
 
 
 @pytest.fixture(autouse=True)
@@ -172,3 +173,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if _postgres_skipped:
         terminalreporter.write_sep("!", "POSTGRESQL TESTS WERE SKIPPED", red=True, bold=True)
         terminalreporter.write_line(_postgres_skipped[0], red=True)
+
+
+# -- the tiny random MiDashengLM checkpoint, written once per session --------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory):
+    from archivetag.tagger.midashenglm.tiny import make_tiny
+
+    return make_tiny(tmp_path_factory.mktemp("tiny") / "single", seed=TINY_SEED)
+
+
+@pytest.fixture(scope="session")
+def tiny_sharded_dir(tmp_path_factory):
+    from archivetag.tagger.midashenglm.tiny import make_tiny
+
+    return make_tiny(tmp_path_factory.mktemp("tiny") / "sharded", sharded=True, seed=TINY_SEED)
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_dir):
+    """The tiny checkpoint loaded in fp32 on the CPU; tests must not modify it."""
+    from archivetag.tagger.midashenglm.loader import load_model
+
+    return load_model(tiny_dir, dtype="float32", device="cpu")

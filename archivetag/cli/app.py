@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from archivetag import __version__
-from archivetag.cli import config_group, db_group, ingest, status
+from archivetag.cli import config_group, db_group, ingest, model_group, status
 from archivetag.cli import annotations_group, export, index_group, search
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ app.command("ingest")(ingest.ingest_command)
 app.command("status")(status.status)
 app.add_typer(config_group.app, name="config")
 app.add_typer(db_group.app, name="db")
+app.add_typer(model_group.app, name="model")
 app.command("search")(search.search)
 app.command("export")(export.export)
 app.add_typer(annotations_group.app, name="annotations")

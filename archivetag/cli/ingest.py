@@ -128,11 +128,8 @@ def _print_summary(report: dict) -> None:
                  if rate is not None else ""))
     if report["stopped"]:
         print(f"stopped early ({report['stopped']}): the next run does the rest")
-    failures = report["failures"]
-    for failure in failures[:10]:
-        print(f"failed: {failure['path']}: {failure['reason']}")
-    if len(failures) > 10:
-        print(f"… and {len(failures) - 10} more: see `archivetag failures`")
+    if report["failures"]:
+        print(f"{len(report['failures'])} failed in this run (listed above): see `archivetag failures`")
 
 
 ingest_command = settings_options(ingest, setting_flags={"model": "model.id",

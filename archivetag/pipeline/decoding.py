@@ -21,6 +21,7 @@ from archivetag.ingest.read import ReadOptions, read_file
 @dataclass(frozen=True)
 class SegmentAudio:
     file_key: int  # the driver's handle on the file in flight
+    path: bytes
     index: int
     start_s: float
     end_s: float
@@ -45,7 +46,7 @@ def read_for_tagging(file_key: int, candidate: Candidate,
         if isinstance(item, Outcome):
             outcome = item
             break
-        yield SegmentAudio(file_key, item.index, item.start_s, item.end_s, item.rms_dbfs,
+        yield SegmentAudio(file_key, candidate.path, item.index, item.start_s, item.end_s, item.rms_dbfs,
                            item.peak_dbfs, item.silent, None if item.silent else item.samples)
     digest = None
     if outcome is not None and outcome.status == "done":

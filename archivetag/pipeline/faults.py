@@ -2,17 +2,21 @@
 
 `ARCHIVETAG_FAULT=POINT[:N]` makes the N-th time (default the first) this process reaches
 POINT end with SIGKILL. Points: `before-commit`, `in-commit` (inside a file's transaction,
-after its rows are written), `after-commit`, and in a tagging actor `actor-segment` (the
-N-th segment it tags). `ARCHIVETAG_FAULT=after:SECONDS` kills the run that long after it
-starts. Unset, every hook is a no-op.
+after its rows are written), `after-commit`. `ARCHIVETAG_FAULT=after:SECONDS` kills the run
+that long after it starts. In a tagging actor, `segment:NAME@INDEX` kills the replica every
+time it is given segment INDEX of the file named NAME (a poison segment), and
+`segment-once:NAME@INDEX` only the first time (a passing crash). Unset, every hook is a no-op.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
+import tempfile
 import threading
 from collections import Counter
+from pathlib import Path
 
 FAULT_ENV = "ARCHIVETAG_FAULT"
 _reached: Counter[str] = Counter()
@@ -36,6 +40,22 @@ def fault_point(point: str) -> None:
         _reached[point] += 1
         if _reached[point] == int(spec[1]):
             _die()
+
+
+def segment_fault(path: bytes, index: int) -> None:
+    """The actor's hook: called with every segment before the model sees it."""
+    spec = os.environ.get(FAULT_ENV, "")
+    point, _, target = spec.partition(":")
+    here = f"{os.path.basename(os.fsdecode(path))}@{index}"
+    if point not in ("segment", "segment-once") or target != here:
+        return
+    if point == "segment-once":
+        digest = hashlib.sha256(spec.encode()).hexdigest()[:16]
+        marker = Path(tempfile.gettempdir()) / f"archivetag-fault-{digest}"
+        if marker.exists():
+            return
+        marker.touch()
+    _die()
 
 
 def arm_timed_fault() -> None:

@@ -237,8 +237,7 @@ class IngestRun:
         self.counts.outcomes[status] += 1
         if status == "failed":
             self.counts.failures.append((display_path(path), reason or ""))
-            if not self.reporter.tty:
-                self.reporter.warn(f"failed: {display_path(path)}: {reason}")
+            self.reporter.say(f"failed: {display_path(path)}: {reason}")
         self._log_file(path, status, reason)
         self._progress()
 

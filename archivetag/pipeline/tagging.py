@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from archivetag.pipeline.decoding import SegmentAudio
-from archivetag.pipeline.faults import fault_point
+from archivetag.pipeline.faults import segment_fault
 from archivetag.pipeline.results import TaggedSegment
 from archivetag.tagger.tasks import Task, normalise_tag, parse_tags
 
@@ -78,8 +78,8 @@ class Tagger:
 
         from archivetag.tagger.midashenglm.generate import answer_tasks
 
-        for _ in batch:
-            fault_point("actor-segment")
+        for item in batch:
+            segment_fault(item.path, item.index)
         waveforms = [torch.from_numpy(item.samples) for item in batch]
         answers = answer_tasks(self.loaded, waveforms, self.spec.tasks, self.spec.system_prompt)
         texts = [{name: answer.text for name, answer in row.items()} for row in answers]

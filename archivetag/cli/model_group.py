@@ -1,0 +1,81 @@
+"""`archivetag model`: get the checkpoint, see what it is, or write a tiny one for trying out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from archivetag.cli.common import JsonFlag, print_json, settings_options
+from archivetag.config import Settings
+
+app = typer.Typer(help="Download, inspect or make model checkpoints.", no_args_is_help=True)
+
+ModelFlag = Annotated[Optional[str], typer.Option(
+    "--model", help="Checkpoint directory or hub id (default: the model.id setting).")]
+
+TINY_NOTE = ("a tiny RANDOM checkpoint: it runs the whole pipeline offline, but its captions "
+             "and tags are meaningless. For real results: archivetag model pull")
+
+
+@app.command("pull")
+@settings_options(setting_flags={"model": "model.id"})
+def pull(settings: Settings, model: ModelFlag = None) -> None:
+    """Download the configured checkpoint (only the files archivetag loads) into the hub cache."""
+    from archivetag.tagger.midashenglm.hub import pull as download
+
+    model_id = settings["model.id"]
+    if Path(model_id).expanduser().is_dir():
+        typer.echo(f"{model_id} is a local directory: nothing to download")
+        return
+    location = download(model_id, settings["model.revision"] or None)
+    typer.echo(f"{model_id} at revision {location.revision} is in {location.path}")
+
+
+@app.command("info")
+@settings_options(setting_flags={"model": "model.id"})
+def info(settings: Settings, model: ModelFlag = None, json_output: JsonFlag = False) -> None:
+    """Show the configured checkpoint: where it is, its size, dtype and parameter count."""
+    from dataclasses import asdict
+
+    from archivetag.tagger.midashenglm.hub import locate
+    from archivetag.tagger.midashenglm.info import model_info
+
+    location = locate(settings["model.id"], settings["model.revision"] or None)
+    details = model_info(location.path)
+    report = {"model": settings["model.id"], "revision": location.revision, **asdict(details)}
+    if json_output:
+        print_json(report)
+        return
+    typer.echo(f"model       {settings['model.id']}" + (
+        f" @ {location.revision}" if location.revision else ""))
+    typer.echo(f"path        {details.path}")
+    typer.echo(f"parameters  {details.parameters:,}")
+    typer.echo(f"stored as   {', '.join(details.storage_dtypes)} in {details.weight_files} "
+               f"file(s), {details.size_bytes / 1e9:.2f} GB")
+    decoder = details.decoder
+    typer.echo(f"decoder     {decoder.num_layers} layers, hidden {decoder.hidden_size}, "
+               f"vocab {decoder.vocab_size}, rope theta {decoder.rope_theta:g}, "
+               f"{'tied' if decoder.tied_embeddings else 'untied'} head")
+    encoder = details.encoder
+    typer.echo(f"encoder     {encoder.depth} blocks, width {encoder.embed_dim}, "
+               f"{encoder.num_heads} heads")
+    if details.defaults_used:
+        typer.echo(f"defaults    not in config.json, class defaults used: "
+                   f"{', '.join(details.defaults_used)}")
+    if details.tiny:
+        typer.echo(f"WARNING     {TINY_NOTE}")
+
+
+@app.command("make-tiny")
+def make_tiny(
+    directory: Annotated[Path, typer.Argument(help="Where to write the checkpoint.")],
+    sharded: Annotated[bool, typer.Option("--sharded", help="Write several safetensors shards with an index.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the weights.")] = 0,
+) -> None:
+    """Write a tiny random checkpoint in the official layout (for offline tries and tests)."""
+    from archivetag.tagger.midashenglm.tiny import make_tiny as write
+
+    write(directory, sharded=sharded, seed=seed)
+    typer.echo(f"wrote {directory}: {TINY_NOTE}")

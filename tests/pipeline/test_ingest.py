@@ -1,0 +1,182 @@
+"""`archivetag ingest` end to end: real ffmpeg, real Ray, the tiny model, a real database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from archivetag.pipeline.lock import ingest_lock
+from archivetag.storage.database import open_database
+from archivetag.storage.schema import Annotation, MediaFile, Segment
+from tests.pipeline.conftest import BAD_FILES, GOOD_FILES
+
+
+def catalogue(url: str) -> dict[str, MediaFile]:
+    """Every stored file by name, with its segments loaded."""
+    database = open_database(url)
+    with database.sessions() as session:
+        rows = session.scalars(select(MediaFile)).all()
+        for row in rows:
+            _ = [segment.annotations for segment in row.segments]
+        session.expunge_all()
+    database.engine.dispose()
+    return {os.path.basename(os.fsdecode(row.path)): row for row in rows}
+
+
+def annotation_count(url: str) -> int:
+    database = open_database(url)
+    with database.sessions() as session:
+        count = session.scalar(select(func.count()).select_from(Annotation))
+    database.engine.dispose()
+    return count
+
+
+def test_an_archive_is_tagged_and_bad_files_are_recorded(ingest, archive, database_url):
+    result = ingest(str(archive), "--db", database_url, "--json")
+    assert result.code == 3, result.stderr  # one file failed in this run
+    summary = result.summary
+    assert summary["files"]["done"] == len(GOOD_FILES)
+    assert summary["files"]["failed"] == 1 and summary["files"]["skipped"] == 3
+    assert "TINY RANDOM TEST CHECKPOINT" in result.stderr
+
+    stored = catalogue(database_url)
+    for name, segments in GOOD_FILES.items():
+        row = stored[name]
+        assert row.status == "done", (name, row.reason)
+        assert len(row.segments) == segments, name
+        for segment in row.segments:
+            kinds = {a.kind for a in segment.annotations}
+            assert kinds == (set() if segment.silent else {"caption", "tags"}), name
+    assert [s.silent for s in stored["quiet.wav"].segments] == [True]
+    assert stored["tone.mp3"].segments[-1].end_s == pytest.approx(25.0, abs=0.05)
+    assert stored["clip.mp4"].media_type == "video"
+    for name, (status, reason) in BAD_FILES.items():
+        assert stored[name].status == status, name
+        assert reason in stored[name].reason, (name, stored[name].reason)
+    assert summary["failures"][0]["path"].endswith("cut.m4a")
+
+
+def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url):
+    first = ingest(str(archive), "--db", sqlite_url, "--json")
+    assert first.code == 3
+    annotations = annotation_count(sqlite_url)
+
+    rerun = ingest(str(archive), "--db", sqlite_url, "--json")
+    assert rerun.code == 0, rerun.stderr  # an old failure does not fail every later night
+    assert rerun.summary["files"] == {"done": 0, "failed": 0, "skipped": 0, "missing": 0}
+    assert rerun.summary["replicas"] == []  # Ray was not even started
+    assert rerun.summary["plan"]["unchanged"] == len(GOOD_FILES)
+    assert "TINY RANDOM" not in rerun.stderr  # the model was not used
+    assert annotation_count(sqlite_url) == annotations
+
+    os.utime(archive / "tone.mp3", (1, 1))  # touched: changed
+    shutil.move(archive / "noise.flac", archive / "video" / "noise-moved.flac")
+    third = ingest(str(archive), "--db", sqlite_url, "--json")
+    assert third.code == 0, third.stderr
+    assert third.summary["plan"]["changed"] == 1 and third.summary["plan"]["moved"] == 1
+    assert third.summary["files"]["done"] == 1 and third.summary["files"]["moved"] == 1
+    stored = catalogue(sqlite_url)
+    assert "noise.flac" not in stored
+    assert stored["noise-moved.flac"].status == "done"
+    assert len(stored["noise-moved.flac"].segments) == GOOD_FILES["noise.flac"]
+    assert annotation_count(sqlite_url) == annotations
+
+
+def test_changed_prompts_make_results_stale_but_redo_them_only_on_request(
+        ingest, archive, sqlite_url, tmp_path):
+    (archive / "cut.m4a").unlink()
+    assert ingest(str(archive), "--db", sqlite_url).code == 0
+    config = tmp_path / "reworded.toml"
+    config.write_text('[tasks.caption]\nprompt = "Describe the sound in one sentence"\n')
+
+    kept = ingest(str(archive), "--db", sqlite_url, "--config", str(config), "--json")
+    assert kept.code == 0
+    assert kept.summary["plan"]["stale (kept)"] == len(GOOD_FILES)
+    assert kept.summary["files"]["done"] == 0
+
+    redone = ingest(str(archive), "--db", sqlite_url, "--config", str(config),
+                    "--reprocess", "stale", "--json")
+    assert redone.code == 0, redone.stderr
+    assert redone.summary["plan"]["stale"] == len(GOOD_FILES)
+    assert redone.summary["files"]["done"] == len(GOOD_FILES)
+    after = ingest(str(archive), "--db", sqlite_url, "--config", str(config),
+                   "--reprocess", "stale", "--json")
+    assert after.summary["plan"]["unchanged"] == len(GOOD_FILES)
+
+
+def test_a_vanished_root_is_refused_without_touching_the_catalogue(ingest, archive, sqlite_url):
+    (archive / "cut.m4a").unlink()
+    assert ingest(str(archive), "--db", sqlite_url).code == 0
+    before = {name: row.status for name, row in catalogue(sqlite_url).items()}
+
+    shutil.rmtree(archive)
+    archive.mkdir()  # an empty mount point
+    empty = ingest(str(archive), "--db", sqlite_url)
+    assert empty.code == 1
+    assert "unmounted share" in empty.stderr and "Traceback" not in empty.stderr
+    archive.rmdir()
+    gone = ingest(str(archive), "--db", sqlite_url)
+    assert gone.code == 1 and "is missing" in gone.stderr
+    assert {name: row.status for name, row in catalogue(sqlite_url).items()} == before
+
+    archive.mkdir()
+    (archive / "other.txt").write_text("x")
+    most_gone = ingest(str(archive), "--db", sqlite_url)
+    assert most_gone.code == 1 and "were not marked missing" in most_gone.stderr
+    assert {name: row.status for name, row in catalogue(sqlite_url).items()} == before
+
+    forced = ingest(str(archive), "--db", sqlite_url, "--force", "--json")
+    assert forced.code == 0
+    assert {row.status for row in catalogue(sqlite_url).values()} == {"missing"}
+
+
+def test_a_second_ingest_exits_75_and_touches_nothing(ingest, archive, database_url):
+    database = open_database(database_url)
+    with ingest_lock(database.engine):
+        loud = ingest(str(archive), "--db", database_url)
+        quiet = ingest(str(archive), "--db", database_url, "-q")
+    database.engine.dispose()
+    assert loud.code == 75 and "another ingest holds the lock" in loud.stderr
+    assert (quiet.code, quiet.stdout, quiet.stderr) == (75, "", "")
+    assert catalogue(database_url) == {}
+
+
+def test_quiet_runs_say_only_what_failed(ingest, archive, sqlite_url, tmp_path):
+    log = tmp_path / "ingest.log"
+    result = ingest(str(archive), "--db", sqlite_url, "-q", "--log", str(log))
+    assert result.code == 3
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if "TINY RANDOM" not in line]
+    assert lines == ["archivetag: 1 file failed in this run; see `archivetag failures`"]
+    events = [__import__("json").loads(line) for line in log.read_text().splitlines()]
+    assert {e["event"] for e in events} == {"file", "summary"}
+    assert sum(e["event"] == "file" for e in events) == len(GOOD_FILES) + len(BAD_FILES)
+
+    again = ingest(str(archive), "--db", sqlite_url, "-q")
+    assert (again.code, again.stdout, again.stderr) == (0, "", "")
+
+
+def test_dry_run_plans_without_working(ingest, archive, sqlite_url):
+    result = ingest(str(archive), "--db", sqlite_url, "--dry-run", "-v")
+    assert result.code == 0, result.stderr
+    # every file is new: whether it is media at all is found out when it is read
+    assert f"plan: {len(GOOD_FILES) + len(BAD_FILES)} new" in result.stdout
+    assert "speech.wav" in result.stdout
+    assert catalogue(sqlite_url) == {}
+
+
+def test_gpu_replicas_are_pinned_one_per_declared_gpu(ingest, archive, sqlite_url, monkeypatch):
+    for name in list(GOOD_FILES)[2:]:
+        (archive / name).unlink(missing_ok=True)
+    (archive / "video" / "clip.mp4").unlink()
+    monkeypatch.setenv("ARCHIVETAG_RAY_LOCAL_GPUS", "2")
+    result = ingest(str(archive), "--db", sqlite_url, "--json")
+    placements = result.summary["replicas"]
+    assert len(placements) == 2
+    assert sorted(p["gpu_ids"][0] for p in placements) == ["0", "1"]
+    assert {p["cuda_visible_devices"] for p in placements} == {"0", "1"}
+    assert result.summary["files"]["done"] == 2
