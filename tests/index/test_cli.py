@@ -1,0 +1,106 @@
+"""The commands end to end: import, search in every output form, index check, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ODD_PATH = b"/archive/odd \xff\nname.wav"
+
+
+def write_lines(tmp_path: Path, lines: list[dict]) -> Path:
+    file = tmp_path / "notes.jsonl"
+    file.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return file
+
+
+def test_import_then_search_in_every_form(cli, tmp_path: Path, lines) -> None:
+    extra = {"path": os.fsdecode(ODD_PATH), "start": 125, "end": 130,
+             "caption": "A dog growls", "tags": ["Dog"]}
+    file = write_lines(tmp_path, [*lines, extra])
+    imported = cli("annotations", "import", str(file))
+    assert imported.exit_code == 0 and "imported 6 annotation lines (4 new files)" in imported.stdout
+
+    human = cli("search", "dog barking")
+    assert human.exit_code == 0
+    top, detail = human.stdout.splitlines()[:2]
+    assert top == "/radio/morning.mp3#t=0"
+    assert detail.split()[:3] == ["00:00:00-00:00:10", detail.split()[1], "both"]
+    assert "/archive/odd \\xff\\nname.wav#t=125" in human.stdout  # escaped, one line
+
+    results = json.loads(cli("search", "dog", "--json", "--limit", "2").stdout)
+    assert [r["time"] for r in results] == ["00:00:00", "00:02:05"] or \
+        [r["time"] for r in results] == ["00:02:05", "00:00:00"]
+    assert {os.fsencode(r["path"]) for r in results} == {b"/radio/morning.mp3", ODD_PATH}
+
+    table = cli("search", "rain", "--csv", "--mode", "keyword").stdout.splitlines()
+    assert table[0].startswith("path,start,end,time,link")
+    assert table[1].startswith("/radio/morning.mp3,10,20,00:00:10,/radio/morning.mp3#t=10")
+
+    grouped = cli("search", "dog", "--files", "--limit", "1").stdout
+    assert grouped.count("matching segment") == 1
+
+    # The real command in its own process: the bytes of the paths, exactly, NUL-ended.
+    out = subprocess.run([sys.executable, "-m", "archivetag", "search", "dog", "--paths", "-0",
+                          "--tag", "dog"], capture_output=True, check=True, env=os.environ).stdout
+    assert sorted(out.split(b"\0")) == sorted([b"/radio/morning.mp3", ODD_PATH, b""])
+
+
+def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -> None:
+    cli("annotations", "import", str(write_lines(tmp_path, lines)))
+    for args, code, words in [
+        (("search", ""), 2, "empty"),
+        (("search", "x" * 100_000), 2, "at most 1000"),
+        (("search", "colour:red"), 2, "unknown filter"),
+        (("search", "dog", "--mode", "fuzzy"), 2, "--mode"),
+        (("search", "dog", "--type", "podcast"), 2, "audio or video"),
+        (("search", "dog", "-0"), 2, "-0 goes with --paths"),
+        (("export", "--format", "vtt"), 2, "--out"),
+        (("annotations", "import", str(tmp_path / "missing.jsonl")), 1, "no such file"),
+    ]:
+        result = cli(*args)
+        assert result.exit_code == code, (args, result)
+        assert "Traceback" not in result.stderr and words in result.stderr
+        assert result.stderr.count("\n") == 1
+
+
+def test_bad_lines_exit_3_with_line_numbers(cli, tmp_path: Path, lines) -> None:
+    file = tmp_path / "mixed.jsonl"
+    file.write_text(json.dumps(lines[0]) + "\n{oops\n", encoding="utf-8")
+    result = cli("annotations", "import", str(file))
+    assert result.exit_code == 3
+    assert f"{file}:2: not JSON" in result.stderr
+    assert cli("search", "dog", "--mode", "keyword").stdout.startswith("/radio/morning.mp3#t=0")
+
+
+def test_index_check_rebuild_and_a_damaged_index(cli, tmp_path: Path, lines,
+                                                 isolated_environment: Path) -> None:
+    cli("annotations", "import", str(write_lines(tmp_path, lines)))
+    assert "5 vectors, agrees with the database" in cli("index", "check").stdout
+    [index_file] = (isolated_environment / "index").glob("*.faiss")
+    index_file.write_bytes(index_file.read_bytes()[:100])
+    broken = cli("index", "check")
+    assert broken.exit_code == 1 and "index rebuild" in broken.stderr
+    searched = cli("search", "church bells")
+    assert searched.stdout.startswith("/radio2/evening.wav#t=3600")
+    assert "rebuilding the search index" in searched.stderr
+    rebuilt = cli("index", "rebuild")
+    assert rebuilt.exit_code == 0 and "5 vectors (flat)" in rebuilt.stdout
+    assert cli("index", "check").exit_code == 0
+
+
+def test_export_everything_or_a_query(cli, tmp_path: Path, lines) -> None:
+    cli("annotations", "import", str(write_lines(tmp_path, lines)))
+    everything = [json.loads(line) for line in cli("export").stdout.splitlines()]
+    assert len(everything) == 5 and everything[0]["source"] == "import"
+    rows = cli("export", "--format", "csv", "--query", "bells", "--mode", "keyword").stdout
+    assert rows.splitlines() == ["path,start,end,caption,tags,source",
+                                 "/radio2/evening.wav,3600,3610,Church bells ring in the "
+                                 "distance,Bell,import"]
+    written = cli("export", "--format", "srt", "--out", str(tmp_path / "srt"))
+    assert "wrote 3 srt files" in written.stdout
+    assert (tmp_path / "srt" / "tv" / "street.mkv.srt").read_text().startswith(
+        "1\n00:00:05,000 --> 00:00:09,500\nCars pass by")
