@@ -22,12 +22,9 @@ FAULT_ENV = "ARCHIVETAG_FAULT"
 _reached: Counter[str] = Counter()
 
 
-def _spec() -> tuple[str, float] | None:
-    text = os.environ.get(FAULT_ENV, "")
-    if not text:
-        return None
-    point, _, count = text.partition(":")
-    return point, float(count or 1)
+def _spec() -> tuple[str, str]:
+    point, _, argument = os.environ.get(FAULT_ENV, "").partition(":")
+    return point, argument
 
 
 def _die() -> None:
@@ -35,22 +32,21 @@ def _die() -> None:
 
 
 def fault_point(point: str) -> None:
-    spec = _spec()
-    if spec and spec[0] == point:
+    wanted, argument = _spec()
+    if wanted == point:
         _reached[point] += 1
-        if _reached[point] == int(spec[1]):
+        if _reached[point] == int(argument or 1):
             _die()
 
 
 def segment_fault(path: bytes, index: int) -> None:
     """The actor's hook: called with every segment before the model sees it."""
-    spec = os.environ.get(FAULT_ENV, "")
-    point, _, target = spec.partition(":")
+    point, target = _spec()
     here = f"{os.path.basename(os.fsdecode(path))}@{index}"
     if point not in ("segment", "segment-once") or target != here:
         return
     if point == "segment-once":
-        digest = hashlib.sha256(spec.encode()).hexdigest()[:16]
+        digest = hashlib.sha256(f"{point}:{target}".encode()).hexdigest()[:16]
         marker = Path(tempfile.gettempdir()) / f"archivetag-fault-{digest}"
         if marker.exists():
             return
@@ -60,8 +56,8 @@ def segment_fault(path: bytes, index: int) -> None:
 
 def arm_timed_fault() -> None:
     """Starts the `after:SECONDS` timer, if one is set."""
-    spec = _spec()
-    if spec and spec[0] == "after":
-        timer = threading.Timer(spec[1], _die)
+    point, seconds = _spec()
+    if point == "after":
+        timer = threading.Timer(float(seconds), _die)
         timer.daemon = True
         timer.start()

@@ -2,21 +2,24 @@
 
 A local Ray binds to loopback only. Its processes (GCS, raylet, workers) outlive a driver
 killed with -9 and ignore SIGTERM, so each local Ray gets a temp dir derived from the data
-dir; the next run (which holds the ingest lock, so no live run can own them) kills every
-process whose command line names that dir before it starts its own.
+dir. Ray's processes rename themselves (overwriting their command line and environment), but
+each keeps log files open in that dir: the next run, which holds the ingest lock so no live
+run can own them, kills every process whose command line or open files name the dir before
+it starts its own Ray.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import signal
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from archivetag.errors import UserError
 
@@ -42,18 +45,29 @@ def ray_temp_dir(data_dir: Path) -> Path:
     return Path("/tmp") / f"archivetag-ray-{os.getuid()}-{digest}"
 
 
+def _names(process: Path, marker: str) -> bool:
+    if marker.encode() in (process / "cmdline").read_bytes():
+        return True
+    for descriptor in (process / "fd").iterdir():
+        try:
+            if os.readlink(descriptor).startswith(marker):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def leftover_pids(marker: str) -> list[int]:
-    """Processes other than this one whose command line contains `marker`."""
+    """Processes other than this one whose command line or open files name `marker`."""
     found = []
-    needle = marker.encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if needle in (entry / "cmdline").read_bytes():
+            if _names(entry, marker):
                 found.append(int(entry.name))
         except OSError:
-            continue  # gone, or not ours to read
+            continue  # gone, a zombie, or not ours to read
     return found
 
 
@@ -71,9 +85,30 @@ def end_leftovers(temp_dir: Path, wait_s: float = 5.0) -> int:
     return len(pids)
 
 
+class _Messages(io.TextIOBase):
+    """Stands in for stdout while Ray runs: Ray prints its workers' deaths there, which the
+    driver handles itself, and stdout belongs to the command's own output (--json, -q)."""
+
+    def __init__(self, on_line: Callable[[str], None]):
+        self.on_line = on_line
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self.on_line(line)
+        return len(text)
+
+
 @contextmanager
-def ray_session(address: str, data_dir: Path, num_gpus: float | None = None) -> Iterator[Cluster]:
-    """Ray for the `with` block: joins `address`, or starts a local Ray on loopback."""
+def ray_session(address: str, data_dir: Path, num_gpus: float | None = None,
+                on_message: Callable[[str], None] = lambda line: None) -> Iterator[Cluster]:
+    """Ray for the `with` block: joins `address`, or starts a local Ray on loopback.
+
+    What Ray prints on stdout meanwhile goes to `on_message` instead.
+    """
     import ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -91,8 +126,12 @@ def ray_session(address: str, data_dir: Path, num_gpus: float | None = None) -> 
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise ClusterError(f"cannot start {where}: {str(error).splitlines()[0]}") from None
-    try:
-        resources = ray.cluster_resources()
-        yield Cluster(gpus=resources.get("GPU", 0.0), cpus=resources.get("CPU", 0.0), local=local)
-    finally:
-        ray.shutdown()
+    with redirect_stdout(_Messages(on_message)):
+        try:
+            resources = ray.cluster_resources()
+            yield Cluster(gpus=resources.get("GPU", 0.0), cpus=resources.get("CPU", 0.0),
+                          local=local)
+        finally:
+            ray.shutdown()
+            if local:
+                end_leftovers(temp_dir)  # Ray's agents linger for a minute after a shutdown

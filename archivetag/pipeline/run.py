@@ -205,7 +205,8 @@ class IngestRun:
             local_gpus = settings["ray.local_gpus"]
             cluster = stack.enter_context(ray_session(
                 build.ray_address(settings), self.settings.data_dir(),
-                None if local_gpus < 0 else float(local_gpus)))
+                None if local_gpus < 0 else float(local_gpus),
+                on_message=lambda line: self.reporter.record("ray", message=line)))
             pool = build.pool_spec(settings, cluster)
             tagger = build.tagger_spec(settings, model, cluster, pool)
             self.driver = Driver(tagger, pool, build.read_options(settings), self._on_file)

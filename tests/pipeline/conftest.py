@@ -82,8 +82,9 @@ class Ingest:
 def ingest(tiny_dir: Path, isolated_environment: Path):
     """Runs `archivetag ingest` in its own process, as cron would."""
 
-    def run(*args: str, fault: str | None = None, timeout: float = 240) -> Ingest:
-        env = dict(os.environ, ARCHIVETAG_MODEL_ID=str(tiny_dir))
+    def run(*args: str, fault: str | None = None, env: dict | None = None,
+            timeout: float = 240) -> Ingest:
+        env = dict(os.environ, ARCHIVETAG_MODEL_ID=str(tiny_dir), **(env or {}))
         if fault:
             env["ARCHIVETAG_FAULT"] = fault
         done = subprocess.run([sys.executable, "-m", "archivetag", "ingest", *args],

@@ -1,0 +1,136 @@
+"""Kills, crashes and interrupts: nothing committed is lost, nothing is stored twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from archivetag.pipeline.ray_runtime import leftover_pids, ray_temp_dir
+from archivetag.storage.database import open_database
+from archivetag.storage.schema import Annotation, MediaFile, Segment
+from tests.pipeline.conftest import BAD_FILES, GOOD_FILES
+
+
+@pytest.fixture
+def good_archive(archive: Path) -> Path:
+    """Only files that tag cleanly, so every rerun must end with exit 0."""
+    for name in BAD_FILES:
+        next(archive.rglob(name)).unlink()
+    return archive
+
+
+def assert_whole_and_single(url: str) -> None:
+    """Every good file done exactly once with its segments; no row written twice."""
+    database = open_database(url)
+    with database.sessions() as session:
+        files = session.execute(select(MediaFile.path, MediaFile.status, MediaFile.id)).all()
+        names = sorted(os.path.basename(os.fsdecode(path)) for path, _, _ in files)
+        assert names == sorted(GOOD_FILES)
+        assert {status for _, status, _ in files} == {"done"}
+        for path, _, file_id in files:
+            count = session.scalar(select(func.count()).select_from(Segment)
+                                   .where(Segment.file_id == file_id))
+            assert count == GOOD_FILES[os.path.basename(os.fsdecode(path))]
+        doubled = session.execute(
+            select(Annotation.segment_id, Annotation.kind, func.count())
+            .group_by(Annotation.segment_id, Annotation.kind).having(func.count() > 1)).all()
+        assert doubled == []
+    database.engine.dispose()
+
+
+def ray_leftovers(data_dir: Path) -> list[int]:
+    return leftover_pids(str(ray_temp_dir(data_dir)))
+
+
+@pytest.mark.parametrize("fault", ["before-commit:2", "in-commit:2", "after-commit:3"])
+def test_kill_at_a_commit_point_then_rerun(ingest, good_archive, sqlite_url, fault,
+                                           isolated_environment):
+    killed = ingest(str(good_archive), "--db", sqlite_url, fault=fault)
+    assert killed.code == -signal.SIGKILL
+    assert ray_leftovers(isolated_environment), "a killed run leaves Ray behind"
+
+    rerun = ingest(str(good_archive), "--db", sqlite_url, "--json")
+    assert rerun.code == 0, rerun.stderr
+    assert_whole_and_single(sqlite_url)
+    assert ray_leftovers(isolated_environment) == []
+    committed_before = {"before-commit:2": 1, "in-commit:2": 1, "after-commit:3": 3}[fault]
+    assert rerun.summary["plan"].get("unchanged", 0) == committed_before
+
+
+@pytest.mark.postgres
+def test_kill_inside_a_transaction_on_postgresql(ingest, good_archive, postgres_url):
+    assert ingest(str(good_archive), "--db", postgres_url, fault="in-commit:1").code == -9
+    rerun = ingest(str(good_archive), "--db", postgres_url, "--json")
+    assert rerun.code == 0, rerun.stderr
+    assert_whole_and_single(postgres_url)
+
+
+def test_kill_at_a_seeded_random_moment(ingest, good_archive, sqlite_url, isolated_environment):
+    moment = random.Random(20261126).uniform(4.0, 14.0)
+    killed = ingest(str(good_archive), "--db", sqlite_url, fault=f"after:{moment:.2f}")
+    assert killed.code == -signal.SIGKILL
+    rerun = ingest(str(good_archive), "--db", sqlite_url)
+    assert rerun.code == 0, rerun.stderr
+    assert_whole_and_single(sqlite_url)
+    assert ray_leftovers(isolated_environment) == []
+
+
+def test_a_poison_segment_fails_its_file_and_nothing_else(ingest, good_archive, sqlite_url):
+    result = ingest(str(good_archive), "--db", sqlite_url, "--json", fault="segment:tone.mp3@1")
+    assert result.code == 3, result.stderr
+    summary = result.summary
+    assert summary["files"]["failed"] == 1 and summary["files"]["done"] == len(GOOD_FILES) - 1
+    [failure] = summary["failures"]
+    assert failure["path"].endswith("tone.mp3")
+    assert "segment at 00:00:10" in failure["reason"]
+    assert summary["replica_restarts"] >= 2
+
+
+def test_a_passing_crash_is_retried(ingest, good_archive, sqlite_url, tmp_path):
+    result = ingest(str(good_archive), "--db", sqlite_url, "--json",
+                    fault="segment-once:tone.mp3@2", env={"TMPDIR": str(tmp_path)})
+    assert result.code == 0, result.stderr
+    assert result.summary["files"]["done"] == len(GOOD_FILES)
+    assert result.summary["replica_restarts"] >= 1
+    assert_whole_and_single(sqlite_url)
+
+
+def test_ctrl_c_stops_cleanly(tiny_dir, good_archive, sqlite_url, tmp_path, ingest):
+    log = tmp_path / "run.log"
+    env = dict(os.environ, ARCHIVETAG_MODEL_ID=str(tiny_dir))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archivetag", "ingest", str(good_archive), "--db", sqlite_url,
+         "--log", str(log), "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and '"status": "done"' not in (
+            log.read_text() if log.exists() else ""):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    summary = json.loads(stdout)
+    assert summary["stopped"] == "interrupted"
+    assert "Traceback" not in stderr
+
+    rerun = ingest(str(good_archive), "--db", sqlite_url)
+    assert rerun.code == 0, rerun.stderr
+    assert_whole_and_single(sqlite_url)
+
+
+def test_max_runtime_ends_the_run_cleanly(ingest, good_archive, sqlite_url):
+    stopped = ingest(str(good_archive), "--db", sqlite_url, "--max-runtime", "1s", "--json")
+    assert stopped.code == 0, stopped.stderr
+    assert stopped.summary["stopped"] == "time limit"
+    finished = ingest(str(good_archive), "--db", sqlite_url)
+    assert finished.code == 0
+    assert_whole_and_single(sqlite_url)
