@@ -7,8 +7,18 @@ from typing import Annotated, Optional
 import typer
 
 from archivetag import __version__
-from archivetag.cli import config_group, db_group, ingest, model_group, status
-from archivetag.cli import annotations_group, export, index_group, search
+from archivetag.cli import (
+    annotations_group,
+    config_group,
+    db_group,
+    export,
+    files,
+    index_group,
+    ingest,
+    model_group,
+    search,
+    status,
+)
 
 app = typer.Typer(
     name="archivetag",
@@ -38,6 +48,8 @@ def root(
 
 app.command("ingest")(ingest.ingest_command)
 app.command("status")(status.status)
+app.command("show")(files.show)
+app.command("failures")(files.failures)
 app.add_typer(config_group.app, name="config")
 app.add_typer(db_group.app, name="db")
 app.add_typer(model_group.app, name="model")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -119,3 +120,32 @@ def tag_ids(session: Session, names: list[str]) -> dict[str, int]:
             session.flush()
             known[name] = tag.id
     return known
+
+
+def find_file(session: Session, path: bytes) -> MediaFile | None:
+    """The stored file at `path` (absolute, as the scan stored it), segments loaded in order."""
+    from sqlalchemy.orm import selectinload
+
+    query = (select(MediaFile).where(MediaFile.path == path)
+             .options(selectinload(MediaFile.segments).selectinload(Segment.annotations)))
+    return session.scalars(query).one_or_none()
+
+
+def segment_tags(session: Session, segment_ids: list[int]) -> dict[int, list[str]]:
+    """Normalised tag names per segment, in the order they were written."""
+    tags: dict[int, list[str]] = {}
+    rows = session.execute(select(SegmentTag.segment_id, Tag.name)
+                           .join(Tag, Tag.id == SegmentTag.tag_id)
+                           .where(SegmentTag.segment_id.in_(segment_ids)))
+    for segment_id, name in rows:
+        names = tags.setdefault(segment_id, [])
+        if name not in names:
+            names.append(name)
+    return tags
+
+
+def files_with_status(session: Session, statuses: tuple[str, ...]) -> Iterator[MediaFile]:
+    """Stored files in these statuses, by path, streamed (an archive may have millions)."""
+    query = (select(MediaFile).where(MediaFile.status.in_(statuses))
+             .order_by(MediaFile.path).execution_options(yield_per=1000))
+    yield from session.scalars(query)

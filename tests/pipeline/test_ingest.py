@@ -180,3 +180,26 @@ def test_gpu_replicas_are_pinned_one_per_declared_gpu(ingest, archive, sqlite_ur
     assert sorted(p["gpu_ids"][0] for p in placements) == ["0", "1"]
     assert {p["cuda_visible_devices"] for p in placements} == {"0", "1"}
     assert result.summary["files"]["done"] == 2
+
+
+def test_show_and_failures_report_what_was_stored(ingest, archive, sqlite_url, cli):
+    assert ingest(str(archive), "--db", sqlite_url).code == 3
+
+    shown = cli("show", str(archive / "tone.mp3"), "--db", sqlite_url, "--json")
+    assert shown.exit_code == 0, shown.stderr
+    report = __import__("json").loads(shown.stdout)
+    assert report["status"] == "done"
+    assert [(s["start"], round(s["end"])) for s in report["segments"]] == [(0, 10), (10, 20), (20, 25)]
+    assert all(s["caption"] is not None and isinstance(s["tags"], list) for s in report["segments"])
+    human = cli("show", str(archive / "tone.mp3"), "--db", sqlite_url)
+    assert "00:00:10-00:00:20" in human.stdout
+
+    unknown = cli("show", str(archive / "nope.wav"), "--db", sqlite_url)
+    assert unknown.exit_code == 1 and "not in the catalogue" in unknown.stderr
+
+    listed = __import__("json").loads(cli("failures", "--db", sqlite_url, "--json").stdout)
+    assert {(os.path.basename(f["path"]), f["status"]) for f in listed} == {
+        (name, status) for name, (status, _) in BAD_FILES.items()}
+    nul = cli("failures", "--db", sqlite_url, "-0")
+    assert sorted(nul.stdout.split("\0")[:-1]) == sorted(
+        str(next(archive.rglob(name))) for name in BAD_FILES)

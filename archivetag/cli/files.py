@@ -1,0 +1,89 @@
+"""`archivetag show FILE` and `archivetag failures`: what the catalogue holds about files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings_options
+from archivetag.config import Settings
+from archivetag.errors import UserError
+
+NullFlag = Annotated[bool, typer.Option("-0", "--null", help="Only the paths, each ended by NUL (for xargs -0).")]
+
+
+@settings_options
+def show(
+    settings: Settings,
+    file: Annotated[Path, typer.Argument(help="A media file of the archive.", show_default=False)],
+    json_output: JsonFlag = False,
+) -> None:
+    """Print a file's status and its segments with times, captions and tags."""
+    from archivetag.index.render import hms, printable
+    from archivetag.storage.queries import find_file, segment_tags
+
+    path = os.path.abspath(os.fsencode(file))
+    database = open_catalogue(settings)
+    try:
+        with database.sessions() as session:
+            stored = find_file(session, path)
+            if stored is None:
+                raise UserError(f"{printable(os.fsdecode(path))} is not in the catalogue")
+            tags = segment_tags(session, [segment.id for segment in stored.segments])
+            segments = [
+                {"index": segment.index, "start": segment.start_s, "end": segment.end_s,
+                 "source": segment.source, "silent": segment.silent,
+                 "rms_db": segment.rms_db,
+                 "caption": next((a.text for a in segment.annotations if a.kind == "caption"), None),
+                 "tags": tags.get(segment.id, []),
+                 "annotations": {a.kind: a.text for a in segment.annotations}}
+                for segment in stored.segments]
+            report = {"path": stored.display_path, "status": stored.status,
+                      "reason": stored.reason, "warning": stored.warning,
+                      "duration": stored.duration, "media_type": stored.media_type,
+                      "segments": segments}
+    finally:
+        database.engine.dispose()
+    if json_output:
+        print_json(report)
+        return
+    typer.echo(f"{report['path']}: {report['status']}"
+               + (f" ({report['reason']})" if report["reason"] else "")
+               + (f", warning: {report['warning']}" if report["warning"] else ""))
+    for segment in segments:
+        span = f"{hms(segment['start'])}-{hms(segment['end'])}"
+        if segment["silent"]:
+            typer.echo(f"  {span}  (silent)")
+            continue
+        typer.echo(f"  {span}  {printable(segment['caption'] or '')}")
+        if segment["tags"]:
+            typer.echo(f"  {' ' * len(span)}  tags: {', '.join(printable(t) for t in segment['tags'])}")
+
+
+@settings_options
+def failures(settings: Settings, json_output: JsonFlag = False, null: NullFlag = False) -> None:
+    """List failed and skipped files with the reason (retry failed ones with --retry-failed)."""
+    from archivetag.index.render import printable
+    from archivetag.storage.queries import files_with_status
+
+    database = open_catalogue(settings)
+    try:
+        with database.sessions() as session:
+            rows = [(row.path, row.display_path, row.status, row.reason, row.attempts)
+                    for row in files_with_status(session, ("failed", "skipped"))]
+    finally:
+        database.engine.dispose()
+    if null:
+        sys.stdout.buffer.write(b"".join(path + b"\0" for path, *_ in rows))
+    elif json_output:
+        print_json([{"path": shown, "status": status, "reason": reason, "attempts": attempts}
+                    for _, shown, status, reason, attempts in rows])
+    elif not rows:
+        typer.echo("no failed or skipped files")
+    else:
+        for _, shown, status, reason, _ in rows:
+            typer.echo(f"{status:8} {shown}: {printable(reason or '')}")
