@@ -106,6 +106,7 @@ class IngestRun:
         self.to_index: list[int] = []
         self.last_indexed = time.monotonic()
         self.driver = None
+        self.work_seconds = 0.0  # from replicas loaded to the last file stored
 
     def execute(self) -> IngestSummary:
         arm_timed_fault()
@@ -212,9 +213,11 @@ class IngestRun:
             self.driver = Driver(tagger, pool, build.read_options(settings), self._on_file)
             self.driver.start()
             self.reporter.start_progress()
+            started = time.monotonic()
             try:
                 return self.driver.run(chained(), self.stop)
             finally:
+                self.work_seconds = time.monotonic() - started
                 self.reporter.stop_progress()
 
     def _on_file(self, result: FileResult) -> None:
@@ -307,6 +310,7 @@ class IngestRun:
             "silent_segments": counts.silent_segments,
             "audio_seconds": round(counts.audio_seconds, 3),
             "wall_seconds": round(wall, 3),
+            "tagging_seconds": round(self.work_seconds, 3),
             "replicas": driver.stats.placements if driver else [],
             "replica_restarts": driver.stats.replica_restarts if driver else 0,
             "segments_per_second_per_replica":
