@@ -133,7 +133,8 @@ def memory(files_count: int) -> None:
         make_files(scratch / "archive", files_count, 1.5)
         summary, wall, peak = run_ingest(environment(scratch / "data", model),
                                          str(scratch / "archive"), sample_rss=True)
-    print(f"files {files_count} x 1.5 s: done {summary['files']['done']}, wall {wall:.0f} s, "
+    print(f"files {files_count} x 1.5 s: {summary['files']} (plan {summary['plan']}), "
+          f"wall {wall:.0f} s, "
           f"driver peak RSS {peak / 2**20:.0f} MiB")
 
 

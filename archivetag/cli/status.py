@@ -52,5 +52,7 @@ def _print_human(report: dict) -> None:
         console.print("runs      none yet")
     for run in report["runs"]:
         took = f", {run['duration_s']:.1f} s" if run["duration_s"] is not None else ""
+        files = (run["summary"] or {}).get("files") or {}
+        outcome = ", ".join(f"{count} {status}" for status, count in files.items() if count)
         console.print(f"run {run['id']:>5}  {run['started_at'][:19]}  {run['command']}  "
-                      f"{run['status']}{took}")
+                      f"{run['status']}{took}" + (f": {outcome}" if outcome else ""))

@@ -16,18 +16,14 @@ from archivetag.ingest.discover import Candidate
 from archivetag.ingest.fingerprint import content_hash
 from archivetag.ingest.outcome import Outcome
 from archivetag.ingest.read import ReadOptions, read_file
+from archivetag.pipeline.results import Window
 
 
 @dataclass(frozen=True)
 class SegmentAudio:
     file_key: int  # the driver's handle on the file in flight
     path: bytes
-    index: int
-    start_s: float
-    end_s: float
-    rms_db: float
-    peak_db: float
-    silent: bool
+    window: Window
     samples: np.ndarray | None  # float32 16 kHz mono; None for silent segments
 
 
@@ -46,8 +42,10 @@ def read_for_tagging(file_key: int, candidate: Candidate,
         if isinstance(item, Outcome):
             outcome = item
             break
-        yield SegmentAudio(file_key, candidate.path, item.index, item.start_s, item.end_s, item.rms_dbfs,
-                           item.peak_dbfs, item.silent, None if item.silent else item.samples)
+        window = Window(item.index, item.start_s, item.end_s, item.rms_dbfs, item.peak_dbfs,
+                        item.silent)
+        yield SegmentAudio(file_key, candidate.path, window,
+                           None if item.silent else item.samples)
     digest = None
     if outcome is not None and outcome.status == "done":
         try:

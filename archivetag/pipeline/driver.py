@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from archivetag.errors import UserError
+from archivetag.index.render import hms
 from archivetag.ingest.outcome import Outcome
 from archivetag.ingest.read import ReadOptions
 from archivetag.pipeline.decoding import FileEnd, SegmentAudio, read_for_tagging
@@ -25,6 +27,10 @@ from archivetag.pipeline.tagging import Tagger, TaggerSpec
 CALLS_PER_REPLICA = 2  # one batch computing, one waiting: the replica never idles on a round trip
 FAILURES_PER_SEGMENT = 2  # a segment that fails this often alone is poison
 DECODE_CPUS = 0.25  # ffmpeg is one process; fractions leave whole CPUs to the replicas
+
+
+class ReplicaStartError(UserError):
+    """No model replica could be loaded; nothing was tagged."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,9 @@ class FileInFlight:
 @dataclass
 class Call:
     replica: int
-    actor: object  # the handle the batch went to: a replaced replica is not replaced twice
+    actor: object  # the handle the batch went to
     batch: list[SegmentAudio]
+    order: int  # an actor runs its calls in the order they were sent
 
 
 @dataclass
@@ -61,11 +68,6 @@ class DriverStats:
     segments_silent: int = 0
     replica_restarts: int = 0
     placements: list[dict] = field(default_factory=list)
-
-
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 class Driver:
@@ -92,6 +94,7 @@ class Driver:
         self.replicas: list = []
         self.busy: list[int] = []
         self._next_key = 0
+        self._sent = 0
         self._decode = ray.remote(read_for_tagging).options(
             num_cpus=DECODE_CPUS, _generator_backpressure_num_objects=16)
         self._actor_class = ray.remote(Tagger)
@@ -109,7 +112,15 @@ class Driver:
         """Loads every replica (once) and records where each landed."""
         self.replicas = [self._new_replica() for _ in range(self.pool.replicas)]
         self.busy = [0] * len(self.replicas)
-        self.stats.placements = self._ray.get([r.placement.remote() for r in self.replicas])
+        ray = self._ray
+        try:
+            self.stats.placements = ray.get([r.placement.remote() for r in self.replicas])
+        except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as error:
+            # On a cluster the usual cause is a worker that cannot see the checkpoint.
+            cause = getattr(error, "cause", None) or error
+            raise ReplicaStartError(
+                f"a model replica could not start: {_first_line(cause)} (on a Ray cluster, "
+                "every worker needs the checkpoint and the media at the same paths)") from None
 
     def _replace(self, number: int) -> None:
         try:
@@ -163,7 +174,8 @@ class Driver:
                 batch = self._next_batch()
                 if not batch:
                     return
-                self.calls[replica.tag.remote(batch)] = Call(number, replica, batch)
+                self._sent += 1
+                self.calls[replica.tag.remote(batch)] = Call(number, replica, batch, self._sent)
                 self.busy[number] += 1
 
     def _wait_and_collect(self) -> None:
@@ -177,7 +189,7 @@ class Driver:
         for waitable in ready:
             if waitable in self.generators:
                 self._take_decoded(waitable)
-            else:
+            elif waitable in self.calls:  # else settled with its dead replica already
                 self._take_answers(waitable, self.calls.pop(waitable))
 
     def _take_decoded(self, generator) -> None:
@@ -197,13 +209,11 @@ class Driver:
             return  # the file was already given up
         if isinstance(item, FileEnd):
             flight.end = item
-        elif item.silent:
-            flight.results[item.index] = TaggedSegment(
-                index=item.index, start_s=item.start_s, end_s=item.end_s, rms_db=item.rms_db,
-                peak_db=item.peak_db, silent=True)
+        elif item.window.silent:
+            flight.results[item.window.index] = TaggedSegment(item.window)
             self.stats.segments_silent += 1
         else:
-            flight.waiting.add(item.index)
+            flight.waiting.add(item.window.index)
             self.queue.append(item)
 
     def _take_answers(self, reference, call: Call) -> None:
@@ -211,10 +221,7 @@ class Driver:
         try:
             answers = ray.get(reference)
         except ray.exceptions.RayActorError:
-            if self.replicas[call.replica] is call.actor:
-                self._replace(call.replica)
-                self.busy[call.replica] = 0
-            self._isolate(call.batch, "the model process died")
+            self._replica_died(call)
             return
         except ray.exceptions.RayTaskError as error:
             self.busy[call.replica] -= 1
@@ -223,10 +230,23 @@ class Driver:
         self.busy[call.replica] -= 1
         for segment, tagged in zip(call.batch, answers):
             flight = self.files.get(segment.file_key)
-            if flight is not None and segment.index in flight.waiting:
-                flight.results[segment.index] = tagged
-                flight.waiting.discard(segment.index)
+            index = segment.window.index
+            if flight is not None and index in flight.waiting:
+                flight.results[index] = tagged
+                flight.waiting.discard(index)
                 self.stats.segments_tagged += 1
+
+    def _replica_died(self, call: Call) -> None:
+        """Only the oldest call of a dead replica was running: it is the suspect. The calls
+        queued behind it never ran, so they go back to the queue without blame."""
+        lost = [call] + [c for c in self.calls.values() if c.actor is call.actor]
+        self.calls = {ref: c for ref, c in self.calls.items() if c.actor is not call.actor}
+        lost.sort(key=lambda c: c.order)
+        self._replace(call.replica)
+        self.busy[call.replica] = 0
+        for innocent in reversed(lost[1:]):
+            self.retry.appendleft(innocent.batch)
+        self._isolate(lost[0].batch, "the model process died")
 
     def _isolate(self, batch: list[SegmentAudio], reason: str) -> None:
         """Splits a failed batch so the one segment at fault is found and its file failed."""
@@ -235,14 +255,14 @@ class Driver:
             self.retry.extendleft([batch[middle:], batch[:middle]])
             return
         segment = batch[0]
-        key = (segment.file_key, segment.index)
+        key = (segment.file_key, segment.window.index)
         self.failures[key] = self.failures.get(key, 0) + 1
         if self.failures[key] < FAILURES_PER_SEGMENT:
             self.retry.appendleft(batch)
             return
         flight = self.files.get(segment.file_key)
         if flight is not None:
-            flight.failure = f"segment at {_clock(segment.start_s)}: {reason}"
+            flight.failure = f"segment at {hms(segment.window.start_s)}: {reason}"
 
     def _finish_complete_files(self) -> None:
         for key in [k for k, flight in self.files.items() if flight.complete]:

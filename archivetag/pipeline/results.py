@@ -9,8 +9,8 @@ from archivetag.ingest.outcome import Outcome
 
 
 @dataclass(frozen=True)
-class TaggedSegment:
-    """One segment as stored: its window and loudness, and what the model said of it."""
+class Window:
+    """Where a segment sits in its file and how loud it is: what every stage carries along."""
 
     index: int
     start_s: float
@@ -18,6 +18,13 @@ class TaggedSegment:
     rms_db: float
     peak_db: float
     silent: bool
+
+
+@dataclass(frozen=True)
+class TaggedSegment:
+    """One segment as stored: its window, and what the model said of it."""
+
+    window: Window
     answers: dict[str, str] = field(default_factory=dict)  # task name -> text
     tags: tuple[tuple[str, str], ...] = ()  # (as written, normalised)
     embedding: bytes | None = None  # float16 vector of `embedded_text`

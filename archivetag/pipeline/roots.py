@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,36 @@ from archivetag.ingest.names import display_path
 from archivetag.storage.schema import MediaFile, Root, utcnow
 
 MOST = 0.5  # more than this share of a root's files missing at once is taken for an outage
+NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs",
+                       "ceph", "glusterfs", "fuse.glusterfs", "lustre")
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the filesystem `path` lives on, from /proc/mounts (longest mount prefix)."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    target = str(path.resolve())
+    best, kind = "", None
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].encode().decode("unicode_escape")  # /proc/mounts escapes spaces
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def network_filesystem_warning(data_dir: Path) -> str | None:
+    """SQLite and file locks are unreliable on network filesystems: say so."""
+    kind = filesystem_type(data_dir if data_dir.exists() else data_dir.parent)
+    if kind in NETWORK_FILESYSTEMS:
+        return (f"the data dir {data_dir} is on a network filesystem ({kind}): SQLite and the "
+                "ingest lock are unreliable there; use a local data dir, or PostgreSQL (--db)")
+    return None
 
 
 class ArchiveVanished(UserError):

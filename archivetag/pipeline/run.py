@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from archivetag.config import Settings
 from archivetag.ingest.discover import Problem, discover
@@ -26,7 +27,7 @@ from archivetag.pipeline.lock import ingest_lock
 from archivetag.pipeline.plan import TAGGING, Category, Planner, PlanItem, PlanOptions
 from archivetag.pipeline.report import Reporter, RunCounts
 from archivetag.pipeline.results import FileResult
-from archivetag.pipeline.roots import RootGuard
+from archivetag.pipeline.roots import RootGuard, network_filesystem_warning
 from archivetag.pipeline.store import CatalogueWriter
 from archivetag.storage.database import open_database
 from archivetag.storage.queries import command_line, finish_run, start_run
@@ -125,6 +126,10 @@ class IngestRun:
         key_values = build.provenance_values(settings, model)
         guard = RootGuard(session, request.paths, force=request.force)
         guard.check_before_walk()
+        if self.database.engine.url.get_backend_name() == "sqlite":
+            warning = network_filesystem_warning(Path(self.database.engine.url.database).parent)
+            if warning:
+                self.reporter.warn(warning)
         run = None if request.dry_run else start_run(session, "ingest", command_line())
         provenance = None if request.dry_run else provenance_row(session, settings, key_values)
         self.planner = planner = Planner(session, PlanOptions(
@@ -227,8 +232,8 @@ class IngestRun:
             file_id = self.writer.store(result)
             self.to_index.append(file_id)
             self.planner.seen_ids.add(file_id)
-            self.counts.segments += sum(1 for s in result.segments if not s.silent)
-            self.counts.silent_segments += sum(1 for s in result.segments if s.silent)
+            self.counts.segments += sum(1 for s in result.segments if not s.window.silent)
+            self.counts.silent_segments += sum(1 for s in result.segments if s.window.silent)
             self.counts.learn_rate(result.candidate.size, outcome.decoded_s)
             if outcome.warning:
                 self.reporter.say(f"partly read: {display_path(path)}: {outcome.warning}")

@@ -7,6 +7,8 @@ or the new one. Workers never open a database session; only this writer does.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -110,9 +112,7 @@ class CatalogueWriter:
         return row.id
 
     def _add_segment(self, file_id: int, tagged: TaggedSegment) -> None:
-        segment = Segment(file_id=file_id, source=SCAN, index=tagged.index,
-                          start_s=tagged.start_s, end_s=tagged.end_s, rms_db=tagged.rms_db,
-                          peak_db=tagged.peak_db, silent=tagged.silent)
+        segment = Segment(file_id=file_id, source=SCAN, **asdict(tagged.window))
         self.session.add(segment)
         self.session.flush()
         provenance_id = self.provenance.id if self.provenance else None

@@ -79,17 +79,14 @@ class Tagger:
         from archivetag.tagger.midashenglm.generate import answer_tasks
 
         for item in batch:
-            segment_fault(item.path, item.index)
+            segment_fault(item.path, item.window.index)
         waveforms = [torch.from_numpy(item.samples) for item in batch]
         answers = answer_tasks(self.loaded, waveforms, self.spec.tasks, self.spec.system_prompt)
         texts = [{name: answer.text for name, answer in row.items()} for row in answers]
         vectors, hashes = self._embed(texts)
         return [
-            TaggedSegment(
-                index=item.index, start_s=item.start_s, end_s=item.end_s, rms_db=item.rms_db,
-                peak_db=item.peak_db, silent=False, answers=row,
-                tags=_tag_pairs(row.get("tags")), embedding=vector, embedded_text_hash=digest,
-            )
+            TaggedSegment(item.window, answers=row, tags=_tag_pairs(row.get("tags")),
+                          embedding=vector, embedded_text_hash=digest)
             for item, row, vector, digest in zip(batch, texts, vectors, hashes)
         ]
 
