@@ -27,6 +27,7 @@ class RunCounts:
     plan: Counter = field(default_factory=Counter)  # category -> files
     outcomes: Counter = field(default_factory=Counter)  # done / failed / skipped / missing
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) this run
+    files_tagged: int = 0  # files that went through the model stage, whatever the outcome
     segments: int = 0
     silent_segments: int = 0
     audio_seconds: float = 0.0
@@ -87,23 +88,25 @@ class Reporter:
     def start_progress(self) -> None:
         if not self.tty:
             return
+        from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeRemainingColumn)
 
         self._progress = Progress(
             TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
             TextColumn("{task.fields[detail]}"), TimeRemainingColumn(),
-            console=None, transient=False, redirect_stderr=False, redirect_stdout=False,
+            console=Console(file=self.stream), transient=False, redirect_stderr=False, redirect_stdout=False,
         )
         self._progress.start()
         self._task = self._progress.add_task("tagging", total=None, detail="")
 
     def update(self, counts: RunCounts, files_to_tag: int, walking: bool) -> None:
-        files_done = sum(counts.outcomes.values())
+        files_done = counts.files_tagged
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = counts.segments / elapsed
-        detail = (f"{counts.segments} segments, {counts.audio_seconds / 3600:.2f} h audio, "
-                  f"{rate:.1f} seg/s" + (", still finding files" if walking else ""))
+        detail = (f"{counts.segments} segments, {counts.audio_seconds / 3600:.2f} of "
+                  f"~{counts.hours_to_tag_estimate():.2f} h audio, {rate:.1f} seg/s"
+                  + (", still finding files" if walking else ""))
         if self._progress is not None:
             self._progress.update(self._task, completed=files_done, total=files_to_tag,
                                   detail=detail)

@@ -207,6 +207,10 @@ class IngestRun:
         if model.tiny:
             self.reporter.warn(build.TINY_WARNING.format(path=model.path))
         with ExitStack() as stack:
+            found = ", ".join(f"{count} {category}" for category, count in self.counts.plan.items())
+            self.reporter.say(f"found so far: {found}; about "
+                              f"{self.counts.hours_to_tag_estimate():.2f} h of audio to tag "
+                              "(refined as files are read)")
             self.reporter.say("starting Ray and loading the model")
             local_gpus = settings["ray.local_gpus"]
             cluster = stack.enter_context(ray_session(
@@ -226,6 +230,7 @@ class IngestRun:
                 self.reporter.stop_progress()
 
     def _on_file(self, result: FileResult) -> None:
+        self.counts.files_tagged += 1
         outcome = result.outcome
         path = result.candidate.path
         if outcome.status == "done":

@@ -85,6 +85,18 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url):
     assert len(stored["noise-moved.flac"].segments) == GOOD_FILES["noise.flac"]
     assert annotation_count(sqlite_url) == annotations
 
+    shutil.copy2(archive / "speech.wav", archive / "video" / "speech-copy.wav")
+    copied = ingest(str(archive), "--db", sqlite_url, "--json")
+    assert copied.code == 0, copied.stderr
+    assert copied.summary["files"]["duplicate"] == 1 and copied.summary["replicas"] == []
+    stored = catalogue(sqlite_url)
+    original, duplicate = stored["speech.wav"], stored["speech-copy.wav"]
+    assert duplicate.status == "done"
+    assert [(s.start_s, s.end_s) for s in duplicate.segments] == [
+        (s.start_s, s.end_s) for s in original.segments]
+    assert [a.text for s in duplicate.segments for a in s.annotations] == [
+        a.text for s in original.segments for a in s.annotations]
+
 
 def test_changed_prompts_make_results_stale_but_redo_them_only_on_request(
         ingest, archive, sqlite_url, tmp_path):
