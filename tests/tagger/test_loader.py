@@ -180,3 +180,27 @@ def test_missing_shard_is_named(tiny_sharded_dir, tmp_path):
     (directory / "model-00002-of-00003.safetensors").unlink()
     with pytest.raises(ModelLoadError, match="model-00002-of-00003.safetensors is missing"):
         load_model(directory)
+
+
+def test_all_tasks_in_one_batch_equal_each_task_generated_on_its_own(tiny):
+    """The product path (one generate call for every task) against transformers' generate
+    run once per task with that task's own limit."""
+    from archivetag.tagger.midashenglm.generate import generate_tokens
+    from archivetag.tagger.midashenglm.tokens import DEFAULT_SYSTEM_PROMPT, prompt_ids
+    from archivetag.tagger.tasks import Task
+
+    noise = torch.Generator().manual_seed(3)
+    waveforms = [0.1 * torch.randn(n, generator=noise) for n in (16000, 48000, 160000)]
+    tasks = [Task("caption", DEFAULT_TASKS["caption"].prompt, 12),
+             Task("tags", DEFAULT_TASKS["tags"].prompt, 5),
+             Task("genre", DEFAULT_TASKS["genre"].prompt, 9)]
+    answers = answer_tasks(tiny, waveforms, tasks)
+    audio = tiny.model.encode_audio(waveforms)
+    for task in tasks:
+        prompts = [prompt_ids(tiny.tokenizer, tiny.special, DEFAULT_SYSTEM_PROMPT, task.prompt,
+                              len(a)) for a in audio]
+        alone = generate_tokens(tiny, audio, prompts, task.max_new_tokens)
+        assert [answers[i][task.name].token_ids for i in range(len(waveforms))] == [
+            tuple(tokens) for tokens in alone]
+        assert all(len(answers[i][task.name].token_ids) <= task.max_new_tokens
+                   for i in range(len(waveforms)))

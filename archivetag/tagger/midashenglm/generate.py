@@ -90,17 +90,26 @@ def answer_tasks(
     tasks: Sequence[Task],
     system_prompt: str = DEFAULT_SYSTEM_PROMPT,
 ) -> list[dict[str, Answer]]:
-    """Ask every task of every 16 kHz waveform; one dict of answers per waveform."""
+    """Ask every task of every 16 kHz waveform; one dict of answers per waveform.
+
+    Each segment's audio is encoded once. All (segment, task) prompts then go through one
+    batched ``generate``, up to the largest task limit: under greedy decoding a row's tokens
+    do not depend on the other rows, and cutting a row at its own task's limit gives what a
+    run with that limit gives. One call instead of one per task keeps the batch large.
+    """
     audio = loaded.model.encode_audio(waveforms)
-    answers: list[dict[str, Answer]] = [{} for _ in waveforms]
+    rows = [(item, task) for task in tasks for item in range(len(audio))]
+    prompts = [
+        prompt_ids(loaded.tokenizer, loaded.special, system_prompt, task.prompt, len(audio[item]))
+        for item, task in rows
+    ]
+    longest = max(task.max_new_tokens for task in tasks)
+    generated = generate_tokens(loaded, [audio[item] for item, _ in rows], prompts, longest)
     stops = set(loaded.special.stop)
-    for task in tasks:
-        prompts = [
-            prompt_ids(loaded.tokenizer, loaded.special, system_prompt, task.prompt, len(a))
-            for a in audio
-        ]
-        for row, tokens in enumerate(generate_tokens(loaded, audio, prompts, task.max_new_tokens)):
-            finished = bool(tokens) and tokens[-1] in stops
-            text = loaded.tokenizer.decode(tokens, skip_special_tokens=True).strip()
-            answers[row][task.name] = Answer(task.name, text, tuple(tokens), finished)
+    answers: list[dict[str, Answer]] = [{} for _ in waveforms]
+    for (item, task), tokens in zip(rows, generated):
+        tokens = tokens[: task.max_new_tokens]
+        finished = bool(tokens) and tokens[-1] in stops
+        text = loaded.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+        answers[item][task.name] = Answer(task.name, text, tuple(tokens), finished)
     return answers
