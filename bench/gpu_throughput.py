@@ -105,11 +105,18 @@ def plain_generate(loaded: LoadedModel, waveforms, new_tokens: int) -> None:
         )
 
 
-def archivetag_generate(loaded: LoadedModel, waveforms, new_tokens: int) -> None:
+def archivetag_generate(loaded: LoadedModel, waveforms, new_tokens: int,
+                        cache_implementation: str | None = None) -> None:
     """archivetag's product path: encode once, then ``generate_tokens``."""
     audio = loaded.model.encode_audio(waveforms)
     prompts = [prompt(loaded.special, len(a)) for a in audio]
-    generate_tokens(loaded, audio, prompts, new_tokens, min_new_tokens=new_tokens)
+    generate_tokens(loaded, audio, prompts, new_tokens, min_new_tokens=new_tokens,
+                    cache_implementation=cache_implementation)
+
+
+def static_cache_generate(loaded: LoadedModel, waveforms, new_tokens: int) -> None:
+    """Candidate path: the same with a preallocated KV cache (compiled decode step on CUDA)."""
+    archivetag_generate(loaded, waveforms, new_tokens, cache_implementation="static")
 
 
 def timed(function, device: torch.device) -> float:
@@ -126,6 +133,8 @@ def throughput_table(loaded, args, device) -> None:
     samples = int(args.seconds * 16000)
     generator = torch.Generator().manual_seed(1)
     paths = {"transformers": plain_generate, "archivetag": archivetag_generate}
+    if args.static_cache:
+        paths["archivetag, static cache"] = static_cache_generate
     print("| batch | path | samples/s | TTFT s | paper samples/s | share of roofline |")
     print("|---|---|---|---|---|---|")
     for batch_size in args.batch_sizes:
@@ -211,6 +220,8 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=100)
     parser.add_argument("--check-seconds", type=float, nargs="*", default=[5.0, 30.0])
     parser.add_argument("--check-tokens", type=int, default=16)
+    parser.add_argument("--static-cache", action="store_true",
+                        help="also time the static-KV-cache candidate path")
     parser.add_argument("--tie-tolerance", type=float, default=0.05,
                         help="a mismatch counts as a near-tie below this many logit std devs")
     args = parser.parse_args()

@@ -49,8 +49,13 @@ def generation_inputs(
     return {"inputs_embeds": embeds, "attention_mask": mask}
 
 
-def generation_config(loaded: LoadedModel, max_new_tokens: int, min_new_tokens: int = 0):
-    """Greedy decoding that stops at either stop token; nothing taken from files on disk."""
+def generation_config(loaded: LoadedModel, max_new_tokens: int, min_new_tokens: int = 0,
+                      cache_implementation: str | None = None):
+    """Greedy decoding that stops at either stop token; nothing taken from files on disk.
+
+    `cache_implementation="static"` preallocates the KV cache (transformers then compiles
+    the decoding step on a GPU); the default is transformers' dynamic cache.
+    """
     from transformers import GenerationConfig
 
     return GenerationConfig(
@@ -60,6 +65,7 @@ def generation_config(loaded: LoadedModel, max_new_tokens: int, min_new_tokens: 
         min_new_tokens=min_new_tokens,
         eos_token_id=list(loaded.special.stop),
         pad_token_id=loaded.special.pad,
+        cache_implementation=cache_implementation,
     )
 
 
@@ -69,13 +75,13 @@ def generate_tokens(
     prompts: Sequence[list[int]],
     max_new_tokens: int,
     min_new_tokens: int = 0,
+    cache_implementation: str | None = None,
 ) -> list[list[int]]:
     """New token ids per row, up to and including the first stop token."""
+    config = generation_config(loaded, max_new_tokens, min_new_tokens, cache_implementation)
     with torch.no_grad():
         output = loaded.model.decoder.generate(
-            **generation_inputs(loaded, audio, prompts),
-            generation_config=generation_config(loaded, max_new_tokens, min_new_tokens),
-        )
+            **generation_inputs(loaded, audio, prompts), generation_config=config)
     stops = set(loaded.special.stop)
     rows = []
     for row in output.tolist():
