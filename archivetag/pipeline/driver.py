@@ -64,8 +64,6 @@ class Call:
 
 @dataclass
 class DriverStats:
-    segments_tagged: int = 0
-    segments_silent: int = 0
     replica_restarts: int = 0
     placements: list[dict] = field(default_factory=list)
 
@@ -211,7 +209,6 @@ class Driver:
             flight.end = item
         elif item.window.silent:
             flight.results[item.window.index] = TaggedSegment(item.window)
-            self.stats.segments_silent += 1
         else:
             flight.waiting.add(item.window.index)
             self.queue.append(item)
@@ -234,7 +231,6 @@ class Driver:
             if flight is not None and index in flight.waiting:
                 flight.results[index] = tagged
                 flight.waiting.discard(index)
-                self.stats.segments_tagged += 1
 
     def _replica_died(self, call: Call) -> None:
         """Only the oldest call of a dead replica was running: it is the suspect. The calls
@@ -289,10 +285,6 @@ class Driver:
         self.files.clear()
         self.queue.clear()
         self.retry.clear()
-
-    @property
-    def files_in_flight(self) -> int:
-        return len(self.files)
 
 
 def _first_line(error: BaseException) -> str:

@@ -74,7 +74,7 @@ class PlanItem:
     stored: StoredFile | None = None  # this path's row, or the match of a move / duplicate
 
     @property
-    def tags(self) -> bool:
+    def needs_model(self) -> bool:
         return self.category in TAGGING
 
 

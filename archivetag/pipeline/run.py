@@ -142,7 +142,13 @@ class IngestRun:
             return self._dry_run(items)
         self.writer = CatalogueWriter(session, run.id, provenance, build.model_source(key_values),
                                       settings["index.embedder"])
-        completed = self._work(self._settle(items), model)
+        try:
+            completed = self._work(self._settle(items), model)
+        except BaseException as error:
+            session.rollback()
+            finish_run(session, run, "interrupted" if isinstance(error, KeyboardInterrupt)
+                       else "failed", {"error": str(error)[:500]})
+            raise
         stopped = self.stop.reason
         missing_refusal = None
         if completed and not stopped:
@@ -159,7 +165,7 @@ class IngestRun:
             self.counts.plan[item.category.value] += 1
             if item.category in (Category.MOVED, Category.DUPLICATE):
                 item = self._reuse(item)
-            if item.tags:
+            if item.needs_model:
                 self.counts.bytes_to_tag += item.candidate.size
                 yield item
             elif item.category == Category.PROBLEM:
@@ -174,6 +180,7 @@ class IngestRun:
         except OSError:
             same = False
         if not same:
+            self.planner.seen_ids.discard(item.stored.id)  # the twin may really be gone
             return PlanItem(Category.NEW, item.candidate)
         if item.category == Category.MOVED:
             self.writer.move(item.stored.id, item.candidate)
@@ -291,7 +298,7 @@ class IngestRun:
         for item in items:
             self.counts.plan[item.category.value] += 1
             if item.candidate is not None:
-                self.counts.bytes_to_tag += item.candidate.size if item.tags else 0
+                self.counts.bytes_to_tag += item.candidate.size if item.needs_model else 0
             path = item.candidate.path if item.candidate else item.problem.path
             files.append({"path": display_path(path), "plan": item.category.value})
         report = {"dry_run": True, "plan": dict(self.counts.plan),
