@@ -98,19 +98,25 @@ def evaluate(searcher: Searcher, queries: dict, which_half: str, weights) -> dic
     """{query set: {method: metrics}} on one half."""
     by_weight = {w: Searcher(searcher.database, replace(searcher.settings, values={
         **searcher.settings.values, "search.keyword_weight": w}), print) for w in weights}
-    results = {}
-    for kind, items in queries.items():
-        chosen = [(text, relevant) for text, relevant, clip in items if half(clip) == which_half]
-        runs: dict[str, list] = {}
-        for text, relevant in chosen:
+    rankings: dict[str, dict[str, list[str]]] = {}  # short and short-lexical share queries
+
+    def ranked(text: str) -> dict[str, list[str]]:
+        if text not in rankings:
             semantic = ranking(searcher, text, "semantic", DEPTH)
             keyword = ranking(searcher, text, "keyword", DEPTH)
-            runs.setdefault("semantic", []).append((semantic, relevant))
-            runs.setdefault("keyword", []).append((keyword, relevant))
-            runs.setdefault("rrf", []).append((rrf(semantic, keyword), relevant))
+            rankings[text] = {"semantic": semantic, "keyword": keyword,
+                              "rrf": rrf(semantic, keyword)}
             for weight, weighted in by_weight.items():
-                runs.setdefault(f"hybrid w={weight:g}", []).append(
-                    (ranking(weighted, text, "hybrid", 10), relevant))
+                rankings[text][f"hybrid w={weight:g}"] = ranking(weighted, text, "hybrid", 10)
+        return rankings[text]
+
+    results = {}
+    for kind, items in queries.items():
+        runs: dict[str, list] = {}
+        for text, relevant, clip in items:
+            if half(clip) == which_half:
+                for method, ranked_clips in ranked(text).items():
+                    runs.setdefault(method, []).append((ranked_clips, relevant))
         results[kind] = {method: metrics(r) for method, r in runs.items()}
     return results
 
