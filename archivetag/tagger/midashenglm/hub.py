@@ -65,6 +65,8 @@ def locate(
     local = Path(model).expanduser()
     if local.is_dir():
         return ModelLocation(local.resolve(), None, None)
+    if model.startswith(("/", ".", "~")) or local.exists():
+        raise ModelLoadError(f"model directory {model} does not exist (or is not a directory)")
     from huggingface_hub import snapshot_download
 
     try:
