@@ -114,7 +114,7 @@ def write_catalogue(url: str, vectors: np.ndarray, captions: list[str],
     """A catalogue of len(vectors) segments written straight into SQL (triggers fill FTS)."""
     from sqlalchemy import insert
 
-    from archivetag.index.vectors import SegmentText
+    from archivetag.index.vectors import SegmentText, compose_text
     from archivetag.storage.database import open_database
     from archivetag.storage.schema import Annotation, Embedding, MediaFile, Segment
 
@@ -138,7 +138,8 @@ def write_catalogue(url: str, vectors: np.ndarray, captions: list[str],
             connection.execute(insert(Embedding), [
                 {"segment_id": i + 1, "embedder": "sentence-transformers/all-MiniLM-L6-v2",
                  "dim": vectors.shape[1],
-                 "text_hash": SegmentText(i + 1, captions[i % len(captions)]).hash,
+                 "text_hash": SegmentText(i + 1, compose_text(
+                     {"caption": [captions[i % len(captions)]]}, ["caption"])).hash,
                  "vector": half[i].tobytes()} for i in rows])
     database.engine.dispose()
 
@@ -173,7 +174,8 @@ def bench_cold(vectors: np.ndarray, captions: list[str], work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="the retrieval-dev folder")
-    parser.add_argument("--vectors", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--vectors", type=int, nargs="*", default=[1_000_000],
+                        help="index sizes to measure (none: only the cold command)")
     parser.add_argument("--cold-segments", type=int, default=100_000)
     parser.add_argument("--nprobe", type=int, default=16)
     parser.add_argument("--base", type=int, default=3000,
