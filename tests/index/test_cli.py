@@ -26,8 +26,10 @@ def test_import_then_search_in_every_form(cli, tmp_path: Path, lines) -> None:
 
     human = cli("search", "dog barking")
     assert human.exit_code == 0
-    top, detail = human.stdout.splitlines()[:2]
-    assert top == "/radio/morning.mp3#t=0"
+    shown = human.stdout.splitlines()
+    assert {shown[0], shown[2]} == {"/radio/morning.mp3#t=0",  # the two dogs lead
+                                    "/archive/odd \\xff\\nname.wav#t=125"}
+    detail = shown[shown.index("/radio/morning.mp3#t=0") + 1]
     assert detail.split()[:3] == ["00:00:00-00:00:10", detail.split()[1], "both"]
     assert "/archive/odd \\xff\\nname.wav#t=125" in human.stdout  # escaped, one line
 
