@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from archivetag.storage.database import (
+    SCHEMA_HEAD,
     DatabaseError,
     open_database,
     safe_url,
@@ -40,7 +41,7 @@ def add_file(session, path: bytes = ODD_PATH, **fields) -> MediaFile:
 def test_new_database_is_created_at_the_current_schema(database_url: str) -> None:
     database = open_database(database_url)
     state = schema_state(database.engine)
-    assert state.current == state.head
+    assert state.current == state.head == SCHEMA_HEAD
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_name": include_name})
         differences = compare_metadata(context, Base.metadata)

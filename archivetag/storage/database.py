@@ -12,11 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from archivetag.errors import UserError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SCHEMA_HEAD = "0002"
+"""The newest migration: a database at it opens without loading Alembic (a search must start
+fast). tests/test_storage.py checks that this is Alembic's head."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -85,15 +84,33 @@ def make_engine(url: str) -> Engine:
         ) from None
 
 
-def _alembic_config(connection) -> Config:
+def _alembic_config(connection):
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
+def _scripts():
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+def _recorded_version(engine: Engine) -> str | None:
+    """The schema version the database records, read with plain SQL."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def schema_state(engine: Engine) -> SchemaState:
-    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    from alembic.runtime.migration import MigrationContext
+
+    head = _scripts().get_current_head()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
         if current is None and inspect(connection).get_table_names():
@@ -105,7 +122,7 @@ def schema_state(engine: Engine) -> SchemaState:
 
 
 def _known_revisions() -> set[str]:
-    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+    return {script.revision for script in _scripts().walk_revisions()}
 
 
 def upgrade(engine: Engine) -> SchemaState:
@@ -114,6 +131,8 @@ def upgrade(engine: Engine) -> SchemaState:
     if state.current is not None and state.current not in _known_revisions():
         raise _too_new(engine, state)
     if not state.up_to_date:
+        from alembic import command
+
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), "head")
     return schema_state(engine)
@@ -155,6 +174,8 @@ def open_database(url: str) -> Database:
     """Opens the database, creating the schema in an empty one; refuses a wrong version."""
     engine = make_engine(url)
     try:
+        if _recorded_version(engine) == SCHEMA_HEAD:
+            return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
         state = schema_state(engine)
         if state.current is None:
             state = upgrade(engine)
