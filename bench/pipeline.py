@@ -83,7 +83,7 @@ def plain_loop_seconds(files: Path, model: Path, batch_size: int) -> tuple[float
     started = time.perf_counter()
     segments = [item for number, candidate in enumerate(discover([files]))
                 for item in read_for_tagging(number, candidate, options.read_options(settings))
-                if isinstance(item, SegmentAudio) and not item.silent]
+                if isinstance(item, SegmentAudio) and not item.window.silent]
     decode_s = time.perf_counter() - started
     spec = TaggerSpec(model_dir=str(model), model_id=str(model), revision=None, dtype="auto",
                       device="auto", tasks=options.tasks(settings),
