@@ -219,6 +219,7 @@ class IngestRun:
                               f"{self.counts.hours_to_tag_estimate():.2f} h of audio to tag "
                               "(refined as files are read)")
             self.reporter.say("starting Ray and loading the model")
+            self.reporter.record("stage", stage="loading the model")
             local_gpus = settings["ray.local_gpus"]
             cluster = stack.enter_context(ray_session(
                 build.ray_address(settings), self.settings.data_dir(),

@@ -113,10 +113,10 @@ def test_ctrl_c_stops_cleanly(tiny_dir, good_archive, sqlite_url, tmp_path, inge
         [sys.executable, "-m", "archivetag", "ingest", str(good_archive), "--db", sqlite_url,
          "--log", str(log), "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and '"status": "done"' not in (
+    deadline = time.monotonic() + 120  # interrupt while Ray starts and the model loads
+    while time.monotonic() < deadline and '"stage": "loading the model"' not in (
             log.read_text() if log.exists() else ""):
-        time.sleep(0.1)
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
