@@ -165,7 +165,7 @@ def test_quiet_runs_say_only_what_failed(ingest, archive, sqlite_url, tmp_path):
     lines = [line for line in result.stderr.splitlines() if "TINY RANDOM" not in line]
     assert lines == ["archivetag: 1 file failed in this run; see `archivetag failures`"]
     events = [__import__("json").loads(line) for line in log.read_text().splitlines()]
-    assert {e["event"] for e in events} == {"file", "summary"}
+    assert {e["event"] for e in events} == {"stage", "file", "summary"}
     assert sum(e["event"] == "file" for e in events) == len(GOOD_FILES) + len(BAD_FILES)
 
     again = ingest(str(archive), "--db", sqlite_url, "-q")
