@@ -145,27 +145,23 @@ def vector_state(session: Session, embedder_id: str) -> tuple[int, int]:
     return count, last or 0
 
 
-def read_vectors(session: Session, embedder_id: str, after_row_id: int = 0,
-                 segment_ids: list[int] | None = None) -> Iterator[VectorBatch]:
-    """The stored vectors, as float32, in row-id order from `after_row_id` (or for some ids)."""
+def read_vectors(session: Session, embedder_id: str,
+                 after_row_id: int = 0) -> Iterator[VectorBatch]:
+    """The stored vectors, as float32, in row-id order from `after_row_id`."""
     import numpy as np
 
     query = select(Embedding.id, Embedding.segment_id, Embedding.vector).where(
         Embedding.embedder == embedder_id)
-    chunks = [None] if segment_ids is None else list(chunks(segment_ids))
-    for chunk in chunks:
-        last = after_row_id
-        while True:
-            page = query.where(Embedding.id > last)
-            if chunk is not None:
-                page = page.where(Embedding.segment_id.in_(chunk))
-            rows = session.execute(page.order_by(Embedding.id).limit(READ_BATCH)).all()
-            if not rows:
-                break
-            last = rows[-1][0]
-            vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f2")
-            yield VectorBatch(
-                segment_ids=np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
-                vectors=vectors.reshape(len(rows), -1).astype(np.float32),
-                last_row_id=last,
-            )
+    last = after_row_id
+    while True:
+        rows = session.execute(
+            query.where(Embedding.id > last).order_by(Embedding.id).limit(READ_BATCH)).all()
+        if not rows:
+            break
+        last = rows[-1][0]
+        vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f2")
+        yield VectorBatch(
+            segment_ids=np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+            vectors=vectors.reshape(len(rows), -1).astype(np.float32),
+            last_row_id=last,
+        )

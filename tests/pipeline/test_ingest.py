@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from archivetag.pipeline.lock import ingest_lock
 from archivetag.storage.database import open_database
-from archivetag.storage.schema import Annotation, MediaFile, Segment
+from archivetag.storage.schema import Annotation, MediaFile
 from tests.pipeline.conftest import BAD_FILES, GOOD_FILES
 
 
