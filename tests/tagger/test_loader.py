@@ -204,16 +204,3 @@ def test_all_tasks_in_one_batch_equal_each_task_generated_on_its_own(tiny):
             tuple(tokens) for tokens in alone]
         assert all(len(answers[i][task.name].token_ids) <= task.max_new_tokens
                    for i in range(len(waveforms)))
-
-
-def test_static_kv_cache_gives_the_same_tokens(tiny):
-    """The static-cache candidate path (bench/gpu_throughput.py --static-cache)."""
-    from archivetag.tagger.midashenglm.generate import generate_tokens
-    from archivetag.tagger.midashenglm.tokens import DEFAULT_SYSTEM_PROMPT, prompt_ids
-
-    noise = torch.Generator().manual_seed(5)
-    audio = tiny.model.encode_audio([0.1 * torch.randn(n, generator=noise) for n in (8000, 64000)])
-    prompts = [prompt_ids(tiny.tokenizer, tiny.special, DEFAULT_SYSTEM_PROMPT,
-                          DEFAULT_TASKS["caption"].prompt, len(a)) for a in audio]
-    assert generate_tokens(tiny, audio, prompts, 20, cache_implementation="static") == \
-        generate_tokens(tiny, audio, prompts, 20)

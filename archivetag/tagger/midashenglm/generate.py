@@ -1,8 +1,9 @@
 """Batched generation: each segment's audio is encoded once and reused for every task prompt.
 
 Text is left-padded, audio embeddings are scattered into the ``<|AUDIO|>`` positions, and
-transformers' ``generate`` runs the Qwen2 decoder with its KV cache, greedily, stopping at
-``<|im_end|>`` or ``<|endoftext|>``.
+the Qwen2 decoder answers greedily, stopping at ``<|im_end|>`` or ``<|endoftext|>``: through
+``greedy.GreedyDecoder`` (the product's path), whose tokens equal transformers' ``generate``
+with ``generation_config`` (the reference the tests and the GPU benchmark compare with).
 """
 
 from __future__ import annotations
@@ -49,13 +50,8 @@ def generation_inputs(
     return {"inputs_embeds": embeds, "attention_mask": mask}
 
 
-def generation_config(loaded: LoadedModel, max_new_tokens: int, min_new_tokens: int = 0,
-                      cache_implementation: str | None = None):
-    """Greedy decoding that stops at either stop token; nothing taken from files on disk.
-
-    `cache_implementation="static"` preallocates the KV cache (transformers then compiles
-    the decoding step on a GPU); the default is transformers' dynamic cache.
-    """
+def generation_config(loaded: LoadedModel, max_new_tokens: int, min_new_tokens: int = 0):
+    """transformers' greedy decoding that stops at either stop token (the reference path)."""
     from transformers import GenerationConfig
 
     return GenerationConfig(
@@ -65,7 +61,6 @@ def generation_config(loaded: LoadedModel, max_new_tokens: int, min_new_tokens: 
         min_new_tokens=min_new_tokens,
         eos_token_id=list(loaded.special.stop),
         pad_token_id=loaded.special.pad,
-        cache_implementation=cache_implementation,
     )
 
 
@@ -75,13 +70,13 @@ def generate_tokens(
     prompts: Sequence[list[int]],
     max_new_tokens: int,
     min_new_tokens: int = 0,
-    cache_implementation: str | None = None,
 ) -> list[list[int]]:
     """New token ids per row, up to and including the first stop token."""
-    config = generation_config(loaded, max_new_tokens, min_new_tokens, cache_implementation)
-    with torch.no_grad():
-        output = loaded.model.decoder.generate(
-            **generation_inputs(loaded, audio, prompts), generation_config=config)
+    inputs = generation_inputs(loaded, audio, prompts)
+    output = loaded.greedy(
+        inputs["inputs_embeds"], inputs["attention_mask"], loaded.special.stop,
+        max_new_tokens, min_new_tokens,
+    )
     stops = set(loaded.special.stop)
     rows = []
     for row in output.tolist():
@@ -99,7 +94,7 @@ def answer_tasks(
     """Ask every task of every 16 kHz waveform; one dict of answers per waveform.
 
     Each segment's audio is encoded once. All (segment, task) prompts then go through one
-    batched ``generate``, up to the largest task limit: under greedy decoding a row's tokens
+    batched generation, up to the largest task limit: under greedy decoding a row's tokens
     do not depend on the other rows, and cutting a row at its own task's limit gives what a
     run with that limit gives. One call instead of one per task keeps the batch large.
     """

@@ -8,7 +8,7 @@ weights read, converted to the requested dtype and assigned on the requested dev
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -18,6 +18,7 @@ from archivetag.tagger.midashenglm.decoder import check_rotary, reset_rotary, ro
 from archivetag.tagger.midashenglm.errors import ModelLoadError
 from archivetag.tagger.midashenglm.files import weight_files
 from archivetag.tagger.midashenglm.frontend import filterbank_for, window_for
+from archivetag.tagger.midashenglm.greedy import GreedyDecoder
 from archivetag.tagger.midashenglm.model import (
     EMBED_TOKENS,
     FRONT_END_BUFFERS,
@@ -68,6 +69,10 @@ class LoadedModel:
     path: Path
     model_id: str | None = None
     revision: str | None = None
+    greedy: GreedyDecoder = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "greedy", GreedyDecoder(self.model.decoder))
 
     @property
     def tiny(self) -> bool:
