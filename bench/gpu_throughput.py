@@ -125,35 +125,44 @@ def timed(function, device: torch.device) -> float:
 
 
 def throughput_table(loaded, args, device) -> None:
+    """One row per path and batch size; a path that ran out of memory is not tried larger."""
     samples = int(args.seconds * 16000)
     generator = torch.Generator().manual_seed(1)
     paths = {"transformers": plain_generate, "archivetag": archivetag_generate}
+    full_size_gpu = device.type == "cuda" and not args.tiny
+    started = time.perf_counter()
     print("| batch | path | samples/s | TTFT s | paper samples/s | share of roofline |")
     print("|---|---|---|---|---|---|")
     for batch_size in args.batch_sizes:
+        if not paths:
+            break
+        if args.budget and time.perf_counter() - started > args.budget:
+            print(f"(time budget of {args.budget:g} s spent: batch {batch_size} and up not run)")
+            break
         waveforms = [0.1 * torch.randn(samples, generator=generator) for _ in range(batch_size)]
-        try:
-            rates = {}
-            for name, path in paths.items():
-                loaded.greedy.release()  # the baseline gets the memory the product path held
+        rates = {}
+        for name, path in list(paths.items()):
+            loaded.greedy.release()  # each path starts with the memory the other one held
+            try:
                 # warm-up at this batch shape (kernels, allocator; the product path's graph)
                 path(loaded, waveforms, args.new_tokens)
                 ttft = timed(lambda: path(loaded, waveforms, 1), device)
                 total = timed(lambda: path(loaded, waveforms, args.new_tokens), device)
-                rates[name] = rate = batch_size / total
-                full_size_gpu = device.type == "cuda" and not args.tiny
-                paper = PAPER_SAMPLES_PER_S.get(batch_size) if full_size_gpu else None
-                share = f"{rate / H100_ROOFLINE:.1%}" if full_size_gpu else "-"
-                print(f"| {batch_size} | {name} | {rate:.2f} | {ttft:.3f} | {paper or '-'} | "
-                      f"{share} |", flush=True)
+            except torch.cuda.OutOfMemoryError:
+                print(f"| {batch_size} | {name} | OOM | | | |", flush=True)
+                del paths[name]
+                continue
+            finally:
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+            rates[name] = rate = batch_size / total
+            paper = PAPER_SAMPLES_PER_S.get(batch_size) if full_size_gpu else None
+            share = f"{rate / H100_ROOFLINE:.1%}" if full_size_gpu else "-"
+            print(f"| {batch_size} | {name} | {rate:.2f} | {ttft:.3f} | {paper or '-'} | "
+                  f"{share} |", flush=True)
+        if len(rates) == 2:
             print(f"| {batch_size} | speed-up | {rates['archivetag'] / rates['transformers']:.2f}x "
                   "| | | |", flush=True)
-        except torch.cuda.OutOfMemoryError:
-            print(f"| {batch_size} | OOM | | | | |", flush=True)
-            break
-        finally:
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
 
 
 def greedy_check(loaded, args, device) -> None:
@@ -231,6 +240,8 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=100)
     parser.add_argument("--check-seconds", type=float, nargs="*", default=[5.0, 30.0])
     parser.add_argument("--check-tokens", type=int, default=16)
+    parser.add_argument("--budget", type=float, default=0.0,
+                        help="seconds after which no larger batch is started (0: no limit)")
     parser.add_argument("--tie-tolerance", type=float, default=0.05,
                         help="a mismatch counts as a near-tie below this many logit std devs")
     args = parser.parse_args()
