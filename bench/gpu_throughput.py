@@ -94,16 +94,13 @@ def random_model(tiny: bool, device: torch.device, dtype: torch.dtype, seed: int
 
 
 def plain_generate(loaded: LoadedModel, waveforms, new_tokens: int) -> None:
-    """Baseline: transformers' generate() with its defaults on the same embedded prompts."""
+    """Baseline: transformers' generate(), greedy, on the same embedded prompts."""
     audio = loaded.model.encode_audio(waveforms)
     prompts = [prompt(loaded.special, len(a)) for a in audio]
     with torch.no_grad():
         loaded.model.decoder.generate(
             **generation_inputs(loaded, audio, prompts),
-            max_new_tokens=new_tokens,
-            min_new_tokens=new_tokens,
-            do_sample=False,
-            pad_token_id=loaded.special.pad,
+            generation_config=generation_config(loaded, new_tokens, new_tokens),
         )
 
 
@@ -187,8 +184,8 @@ def greedy_check(loaded, args, device) -> None:
     beyond_ties = 0
     for seconds in args.check_seconds:
         waveform = [0.1 * torch.randn(int(seconds * 16000), generator=generator)]
-        ids = prompt(loaded.special, len(loaded.model.encode_audio(waveform)[0]))
         audio = loaded.model.encode_audio(waveform)
+        ids = prompt(loaded.special, len(audio[0]))
         tokens = generate_tokens(loaded, audio, [ids], args.check_tokens, args.check_tokens)[0]
         with torch.no_grad():
             baseline = loaded.model.decoder.generate(

@@ -71,9 +71,13 @@ def test_greedy_tokens_equal_transformers_generate(stopping, min_new):
 def test_a_reused_cache_gives_the_tokens_of_a_fresh_one(tiny, tiny_dir):
     """A second batch of the same shape reuses the first one's cache; nothing of it leaks."""
     first = audio_of(tiny, 6, (48000, 16000))
-    second = audio_of(tiny, 7, (16000, 40000))  # another prompt width, same rounded length
+    second = audio_of(tiny, 7, (16000, 64000))  # a wider prompt, within the cache's length
+    assert len(max(prompts_for(tiny, second), key=len)) != len(
+        max(prompts_for(tiny, first, "tags"), key=len))
     generate_tokens(tiny, first, prompts_for(tiny, first, "tags"), 20)
+    held = tiny.greedy._state
     reused = generate_tokens(tiny, second, prompts_for(tiny, second), 20)
+    assert tiny.greedy._state is held
     fresh = LoadedModel(tiny.model, tiny.tokenizer, tiny.special, tiny.config, tiny.path)
     assert reused == generate_tokens(fresh, second, prompts_for(tiny, second), 20)
     assert reused == transformers_tokens(tiny, second, prompts_for(tiny, second), 20)

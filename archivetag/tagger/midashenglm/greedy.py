@@ -50,7 +50,6 @@ class GreedyDecoder:
 
     def __init__(self, decoder) -> None:
         self.decoder = decoder
-        self._shape: tuple[int, int] | None = None
         self._state: _StepState | None = None
         self._graph = None
         self._graphs_failed = False
@@ -101,7 +100,7 @@ class GreedyDecoder:
 
     def release(self) -> None:
         """Drop the cached cache and graph, giving their memory back."""
-        self._shape = self._state = self._graph = None
+        self._state = self._graph = None
 
     def _state_for(self, rows: int, tokens: int, like: torch.Tensor) -> _StepState:
         """The step tensors for this shape, reused (with their graph) when the shape repeats.
@@ -109,19 +108,19 @@ class GreedyDecoder:
         A cache up to twice the length needed is reused too: its extra keys stay masked.
         """
         length = -(-tokens // CACHE_STEP) * CACHE_STEP
-        if self._shape and self._shape[0] == rows and length <= self._shape[1] < 2 * length:
-            return self._state
+        if self._state is not None:
+            held_rows, held_length = self._state.key_valid.shape
+            if held_rows == rows and length <= held_length < 2 * length:
+                return self._state
         self.release()  # free the previous shape's cache first
-        config = self.decoder.config
-        head_dim = getattr(config, "head_dim", None) or (
-            config.hidden_size // config.num_attention_heads)
         device, dtype = like.device, like.dtype
         # zeros, not empty: a masked key still multiplies its value, and 0 x NaN is NaN
-        cache = [
-            tuple(torch.zeros((rows, config.num_key_value_heads, length, head_dim),
-                              dtype=dtype, device=device) for _ in range(2))
-            for _ in range(config.num_hidden_layers)
-        ]
+        cache = []
+        for layer in self.decoder.model.layers:
+            projection = layer.self_attn.k_proj
+            head_dim = layer.self_attn.head_dim
+            shape = (rows, projection.out_features // head_dim, length, head_dim)
+            cache.append(tuple(torch.zeros(shape, dtype=dtype, device=device) for _ in range(2)))
         vocab = self.decoder.lm_head.out_features
 
         def longs(*shape):
@@ -135,7 +134,6 @@ class GreedyDecoder:
             next_token=longs(rows),
             key_index=torch.arange(length, device=device),
         )
-        self._shape = (rows, length)
         return self._state
 
     def _prefill(self, state: _StepState, embeds, positions, valid) -> torch.Tensor:
