@@ -117,6 +117,7 @@ class MediaFile(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    missing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     segments: Mapped[list[Segment]] = relationship(
         back_populates="file", cascade="all, delete-orphan", passive_deletes=True,
