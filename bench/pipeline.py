@@ -146,7 +146,7 @@ def rescan(files_count: int) -> None:
     from archivetag.ingest.discover import discover
     from archivetag.ingest.names import display_path
     from archivetag.pipeline import options
-    from archivetag.pipeline.run import provenance_row
+    from archivetag.pipeline.store import provenance_row
     from archivetag.storage.database import open_database
     from archivetag.storage.schema import MediaFile
     from archivetag.tagger.midashenglm.tiny import make_tiny
@@ -165,7 +165,7 @@ def rescan(files_count: int) -> None:
         database = open_database(settings.database_url())
         with database.sessions() as session:
             key = options.provenance_values(settings, options.model_location(settings))
-            provenance = provenance_row(session, settings, key)
+            provenance = provenance_row(session, key)
             rows = [{"path": c.path, "display_path": display_path(c.path), "size": c.size,
                      "mtime_ns": c.mtime_ns, "fingerprint": c.fingerprint, "status": "done",
                      "attempts": 0, "provenance_id": provenance.id}

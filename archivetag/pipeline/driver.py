@@ -1,17 +1,16 @@
-"""The driver: decode tasks, the replica pool and the single writer, in one loop.
+"""The driver: decode tasks and the replica pool, which the run submits files to and polls.
 
 Why not Ray Data: a batch that kills its actor makes a whole dataset fail or hang
 (design.md), and one poison segment must not stop an archive. So the driver owns the pool:
 it forms batches across files, keeps work in flight bounded (backpressure: a full segment
 queue stops new decodes), replaces a replica that dies, splits a failing batch until the
-one bad segment is found, records that segment's file as failed, and goes on. A file is
-written, in one transaction, only when every one of its segments is back.
+one bad segment is found, fails that segment's file, and goes on. A file comes back from
+`poll` only when every one of its segments is back; the run's writer then stores it whole.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from archivetag.errors import UserError
@@ -19,7 +18,6 @@ from archivetag.index.render import hms
 from archivetag.ingest.outcome import Outcome
 from archivetag.ingest.read import ReadOptions
 from archivetag.pipeline.decoding import FileEnd, SegmentAudio, read_for_tagging
-from archivetag.pipeline.faults import fault_point
 from archivetag.pipeline.plan import PlanItem
 from archivetag.pipeline.results import FileResult, TaggedSegment
 from archivetag.pipeline.tagging import Tagger, TaggerSpec
@@ -69,17 +67,16 @@ class DriverStats:
 
 
 class Driver:
-    """Runs tagging items to completion; `on_file` receives every finished file."""
+    """The replica pool: files go in with `submit`, finished files come out of `poll`."""
 
     def __init__(self, tagger: TaggerSpec, pool: PoolSpec, read_options: ReadOptions,
-                 on_file: Callable[[FileResult], None], max_files_in_flight: int = 8):
+                 max_files_in_flight: int = 8):
         import ray
 
         self._ray = ray
         self.tagger = tagger
         self.pool = pool
         self.read_options = read_options
-        self.on_file = on_file
         self.max_files = max_files_in_flight
         self.queue_cap = 2 * pool.batch_size * max(1, pool.replicas)
         self.stats = DriverStats()
@@ -128,26 +125,41 @@ class Driver:
         self.replicas[number] = self._new_replica()
         self.stats.replica_restarts += 1
 
-    # -- the loop -----------------------------------------------------------------------------
+    # -- the pool: submit, poll --------------------------------------------------------------
 
-    def run(self, items: Iterator[PlanItem], should_stop: Callable[[], bool]) -> bool:
-        """Tags every item; returns False when stopped early (what was in flight is dropped)."""
-        exhausted = False
-        while True:
-            if should_stop():
-                self._drop_in_flight()
-                return False
-            while not exhausted and len(self.files) < self.max_files and len(self.queue) < self.queue_cap:
-                item = next(items, None)
-                if item is None:
-                    exhausted = True
-                else:
-                    self._start_file(item)
-            self._dispatch()
-            if exhausted and not self.files:
-                return True
-            self._wait_and_collect()
-            self._finish_complete_files()
+    def has_room(self) -> bool:
+        """Whether another file may start: files in flight and queued segments are bounded
+        (backpressure), so memory stays bounded whatever the archive."""
+        return len(self.files) < self.max_files and len(self.queue) < self.queue_cap
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether files submitted are still being read or tagged."""
+        return bool(self.files)
+
+    def submit(self, item: PlanItem) -> None:
+        """Starts reading a file that needs the model; its result comes back from `poll`."""
+        self._start_file(item)
+
+    def poll(self, timeout: float = 0.5) -> list[FileResult]:
+        """Keeps the replicas fed, waits up to `timeout` s for progress, and returns the
+        files whose every segment is back (or that failed), ready for the writer."""
+        self._dispatch()
+        self._wait_and_collect(timeout)
+        self._dispatch()
+        return self._complete_files()
+
+    def drop(self) -> None:
+        """Gives up what is in flight (a stopped run): nothing of it is stored."""
+        for generator in self.generators:
+            try:
+                self._ray.cancel(generator, force=True)
+            except Exception:  # finished meanwhile
+                pass
+        self.generators.clear()
+        self.files.clear()
+        self.queue.clear()
+        self.retry.clear()
 
     def _start_file(self, item: PlanItem) -> None:
         key = self._next_key
@@ -176,12 +188,12 @@ class Driver:
                 self.calls[replica.tag.remote(batch)] = Call(number, replica, batch, self._sent)
                 self.busy[number] += 1
 
-    def _wait_and_collect(self) -> None:
+    def _wait_and_collect(self, timeout: float) -> None:
         pending = [*self.generators, *self.calls]
         if not pending:
             return
         ray = self._ray
-        ready, _ = ray.wait(pending, num_returns=1, timeout=0.5)
+        ready, _ = ray.wait(pending, num_returns=1, timeout=timeout)
         if ready:
             ready, _ = ray.wait(pending, num_returns=len(pending), timeout=0)
         for waitable in ready:
@@ -260,7 +272,8 @@ class Driver:
         if flight is not None:
             flight.failure = f"segment at {hms(segment.window.start_s)}: {reason}"
 
-    def _finish_complete_files(self) -> None:
+    def _complete_files(self) -> list[FileResult]:
+        finished = []
         for key in [k for k, flight in self.files.items() if flight.complete]:
             flight = self.files.pop(key)
             candidate = flight.item.candidate
@@ -271,20 +284,8 @@ class Driver:
             else:
                 segments = tuple(flight.results[i] for i in sorted(flight.results))
                 result = FileResult(candidate, flight.end.outcome, flight.end.content_hash, segments)
-            fault_point("before-commit")
-            self.on_file(result)
-            fault_point("after-commit")
-
-    def _drop_in_flight(self) -> None:
-        for generator in self.generators:
-            try:
-                self._ray.cancel(generator, force=True)
-            except Exception:  # finished meanwhile
-                pass
-        self.generators.clear()
-        self.files.clear()
-        self.queue.clear()
-        self.retry.clear()
+            finished.append(result)
+        return finished
 
 
 def _first_line(error: BaseException) -> str:

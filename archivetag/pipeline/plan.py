@@ -32,6 +32,8 @@ class Category(str, Enum):
     STALE = "stale"  # results from other settings or another model, redone on request
     REPROCESS = "reprocess"  # --reprocess all
     MOVED = "moved"  # same content at a new path: results kept, once the hash confirms it
+    TOUCHED = "touched"  # same size and fingerprint, new mtime: kept once the hash confirms it
+    FOUND_AGAIN = "found again"  # marked missing earlier, back at its path: hash-confirmed
     DUPLICATE = "duplicate"  # same content as a done file elsewhere: results copied
     UNCHANGED = "unchanged"
     STALE_KEPT = "stale (kept)"
@@ -39,6 +41,10 @@ class Category(str, Enum):
     SKIPPED_EARLIER = "skipped earlier"
     PROBLEM = "unreadable"  # the walk itself could not take the path
 
+
+CONFIRMED_BY_HASH = frozenset({Category.MOVED, Category.DUPLICATE, Category.TOUCHED,
+                               Category.FOUND_AGAIN})
+"""Categories that reuse stored results only once the full-content hash matches."""
 
 TAGGING = frozenset({Category.NEW, Category.CHANGED, Category.RESUMED, Category.RETRY,
                      Category.STALE, Category.REPROCESS})
@@ -72,6 +78,18 @@ class PlanItem:
     candidate: Candidate | None = None
     problem: Problem | None = None
     stored: StoredFile | None = None  # this path's row, or the match of a move / duplicate
+    then: Category | None = None  # touched, found again: the category once the hash confirms
+
+    def unconfirmed(self) -> PlanItem:
+        """What the file is when its hash does not confirm the match: new, or changed."""
+        category = Category.NEW if self.category in (Category.MOVED, Category.DUPLICATE) \
+            else Category.CHANGED
+        return PlanItem(category, self.candidate,
+                        stored=None if category == Category.NEW else self.stored)
+
+    def confirmed(self) -> PlanItem:
+        """After a touched or found-again file's hash matched: what its record then needs."""
+        return PlanItem(self.then, self.candidate, stored=self.stored)
 
     @property
     def needs_model(self) -> bool:
@@ -119,24 +137,39 @@ class Planner:
             if candidate.path in known:
                 row, key = known[candidate.path]
                 self.seen_ids.add(row.id)
-                yield PlanItem(self._category(candidate, row, key), candidate,
-                               stored=_stored(row, key))
+                yield self._known(candidate, row, key)
             else:
                 yield self._match(candidate, matches.get((candidate.size, candidate.fingerprint), []))
 
-    def _category(self, candidate: Candidate, row: MediaFile, key: str | None) -> Category:
+    def _known(self, candidate: Candidate, row: MediaFile, key: str | None) -> PlanItem:
+        """A path the catalogue holds. Same size and fingerprint but a new mtime, or a file
+        marked missing that is back: its hash decides, and `then` is what it needs after."""
+        stored = _stored(row, key)
+        same_content = (row.size, row.fingerprint) == (candidate.size, candidate.fingerprint)
+        if not same_content:
+            return PlanItem(Category.CHANGED, candidate, stored=stored)
+        checkable = row.content_hash is not None and row.processed_at is not None
+        if row.status == "missing" and checkable:
+            return PlanItem(Category.FOUND_AGAIN, candidate, stored=stored,
+                            then=self._category(row, key, status="done"))
+        if row.mtime_ns != candidate.mtime_ns:
+            if checkable and row.status == "done":
+                return PlanItem(Category.TOUCHED, candidate, stored=stored,
+                                then=self._category(row, key))
+            return PlanItem(Category.CHANGED, candidate, stored=stored)
+        return PlanItem(self._category(row, key), candidate, stored=stored)
+
+    def _category(self, row: MediaFile, key: str | None, status: str | None = None) -> Category:
+        """What a file whose content is as stored needs, from its record."""
         options = self.options
-        if (row.size, row.mtime_ns, row.fingerprint) != (
-            candidate.size, candidate.mtime_ns, candidate.fingerprint
-        ):
-            return Category.CHANGED
-        if row.status == "pending" or (row.status == "missing" and row.processed_at is None):
+        status = status or row.status
+        if status in ("pending", "missing"):
             return Category.RESUMED
-        if row.status == "failed":
+        if status == "failed":
             if options.retry_failed and row.attempts < options.max_attempts:
                 return Category.RETRY
             return Category.FAILED_EARLIER
-        if row.status == "skipped":
+        if status == "skipped":
             return Category.SKIPPED_EARLIER
         if options.reprocess == "all":
             return Category.REPROCESS

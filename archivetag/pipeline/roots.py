@@ -2,8 +2,9 @@
 
 Before the walk: a root that is missing, empty, or on another device than last time, while
 the catalogue holds files under it, is refused (an unmounted share looks exactly like
-that). After the walk: stored files that were not seen are marked missing, except under
+that). After the walk: stored files that were not seen are to be marked missing, except under
 folders the walk could not read, and not at all when they are most of the root's files.
+This module only decides; the pipeline's single writer (store.py) writes.
 `--force` overrides both, for archives that really were deleted or moved to a new disk.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 from archivetag.errors import UserError
 from archivetag.ingest.discover import Candidate, Problem
 from archivetag.ingest.names import display_path
-from archivetag.storage.schema import MediaFile, Root, utcnow
+from archivetag.storage.schema import MediaFile, Root
 
 MOST = 0.5  # more than this share of a root's files missing at once is taken for an outage
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs",
@@ -70,13 +72,21 @@ def _under(root: bytes):
             & MediaFile.fingerprint.is_not(None))  # imported-only files are not the scan's
 
 
+@dataclass(frozen=True)
+class RootsSeen:
+    """The end of a walk, as the writer applies it."""
+
+    gone: list[int]  # stored files not found: to be marked missing
+    file_counts: dict[bytes, int]  # root -> files present, for the roots that were judged
+    refusal: str | None  # why some roots' files were not marked missing
+
+
 class RootGuard:
     def __init__(self, session: Session, roots: Iterable[bytes], force: bool):
         self.session = session
         self.roots = [os.path.abspath(root) for root in roots]
         self.force = force
         self.hidden: list[bytes] = []  # subtrees the walk could not read
-        self.marked_missing = 0
 
     def _stored_count(self, root: bytes) -> int:
         return self.session.scalar(select(func.count()).select_from(MediaFile).where(_under(root)))
@@ -122,33 +132,25 @@ class RootGuard:
                 self.hidden.append(item.path.rstrip(b"/") + b"/")
             yield item
 
-    def finish(self, seen_ids: set[int], writer) -> str | None:
-        """Marks unseen stored files missing; returns a refusal message instead when most are."""
-        refusals = []
+    def after_walk(self, seen_ids: set[int]) -> RootsSeen:
+        """Which stored files were not seen, per root; a refusal instead where most were not.
+
+        Only reads: the writer marks the files missing and remembers the roots.
+        """
+        gone, counts, refusals = [], {}, []
         for root in self.roots:
             if not os.path.isdir(root):
                 continue
             stored = self._stored_count(root)
             rows = self.session.execute(select(MediaFile.id, MediaFile.path).where(_under(root)))
-            gone = [file_id for file_id, path in rows
-                    if file_id not in seen_ids and not path.startswith(tuple(self.hidden))]
-            if gone and len(gone) > MOST * stored and not self.force:
+            unseen = [file_id for file_id, path in rows
+                      if file_id not in seen_ids and not path.startswith(tuple(self.hidden))]
+            if unseen and len(unseen) > MOST * stored and not self.force:
                 refusals.append(
-                    f"{len(gone)} of the {stored} stored files under {display_path(root)} were "
+                    f"{len(unseen)} of the {stored} stored files under {display_path(root)} were "
                     "not found (an unmounted share?); they were not marked missing. If they "
                     "were really deleted, rerun with --force")
                 continue
-            writer.mark_missing(gone)
-            self.marked_missing += len(gone)
-            self._remember(root, stored - len(gone))
-        self.session.commit()
-        return "; ".join(refusals) or None
-
-    def _remember(self, root: bytes, count: int) -> None:
-        row = self.session.scalars(select(Root).where(Root.path == root)).one_or_none()
-        if row is None:
-            row = Root(path=root, display_path=display_path(root))
-            self.session.add(row)
-        row.device = os.stat(root).st_dev
-        row.last_file_count = count
-        row.last_scan_at = utcnow()
+            gone += unseen
+            counts[root] = stored - len(unseen)
+        return RootsSeen(gone, counts, "; ".join(refusals) or None)

@@ -1,14 +1,16 @@
-"""`archivetag ingest` from start to summary: lock, plan, tag, store, index, report.
+"""`archivetag ingest` from start to summary, as one short loop.
+
+    plan (streamed, reads only) -> settle what needs no model / submit the rest to the pool
+    -> store finished files -> finish (missing files, index update, summary, exit code)
 
 Nothing heavy happens before it is needed: the walk and the plan stream, files that need
 no model work are settled on the way, and Ray and the model start only when the first file
-to tag turns up, so a nightly run over an unchanged archive costs a walk and lookups.
+to tag turns up, so a nightly run over an unchanged archive costs a walk and lookups. Every
+write goes through the single writer (store.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import signal
 import time
 from collections.abc import Iterator
@@ -17,21 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archivetag.config import Settings
-from archivetag.ingest.discover import Problem, discover
+from archivetag.ingest.discover import discover
 from archivetag.ingest.fingerprint import content_hash
 from archivetag.ingest.names import display_path
 from archivetag.ingest.outcome import Outcome
 from archivetag.pipeline import options as build
-from archivetag.pipeline.faults import arm_timed_fault
-from archivetag.pipeline.lock import ingest_lock
-from archivetag.pipeline.plan import TAGGING, Category, Planner, PlanItem, PlanOptions
+from archivetag.pipeline.faults import arm_timed_fault, fault_point
+from archivetag.pipeline.lock import catalogue_lock
+from archivetag.pipeline.plan import (CONFIRMED_BY_HASH, TAGGING, Category, Planner, PlanItem,
+                                      PlanOptions)
 from archivetag.pipeline.report import Reporter, RunCounts
 from archivetag.pipeline.results import FileResult
 from archivetag.pipeline.roots import RootGuard, network_filesystem_warning
 from archivetag.pipeline.store import CatalogueWriter
 from archivetag.storage.database import open_database
-from archivetag.storage.queries import command_line, finish_run, start_run
-from archivetag.storage.schema import Provenance
 
 EXIT_OK, EXIT_FATAL, EXIT_FAILED_FILES, EXIT_INTERRUPTED = 0, 1, 3, 130
 INDEX_EVERY_S = 300.0  # the search index catches up this often during a long run
@@ -80,19 +81,6 @@ class _Stop:
         return self.reason is not None
 
 
-def provenance_row(session, settings: Settings, key_values: dict) -> Provenance:
-    key = hashlib.sha256(json.dumps(key_values, sort_keys=True).encode()).hexdigest()
-    row = session.query(Provenance).filter_by(key=key).one_or_none()
-    if row is None:
-        row = Provenance(key=key, model_id=str(key_values["model"]["model_id"]),
-                         model_revision=key_values["model"]["revision"],
-                         tiny_checkpoint=bool(key_values["model"]["tiny_random_checkpoint"]),
-                         settings=key_values)
-        session.add(row)
-        session.commit()
-    return row
-
-
 class IngestRun:
     """One ingest; `execute` returns its summary and exit code."""
 
@@ -104,9 +92,9 @@ class IngestRun:
         self.stop = _Stop(request.deadline)
         self.started = time.monotonic()
         self.walking = True
-        self.to_index: list[int] = []
+        self.stored_ids: list[int] = []  # files stored since the index last caught up
         self.last_indexed = time.monotonic()
-        self.driver = None
+        self.pool = None
         self.work_seconds = 0.0  # from replicas loaded to the last file stored
 
     def execute(self) -> IngestSummary:
@@ -114,7 +102,8 @@ class IngestRun:
         database = open_database(self.settings.database_url())
         self.database = database
         try:
-            with ingest_lock(database.engine), database.sessions() as session, self.stop:
+            with catalogue_lock(database.engine, "ingest"), database.sessions() as session, \
+                    self.stop:
                 self.session = session
                 return self._locked(session)
         finally:
@@ -130,120 +119,149 @@ class IngestRun:
             warning = network_filesystem_warning(Path(self.database.engine.url.database).parent)
             if warning:
                 self.reporter.warn(warning)
-        run = None if request.dry_run else start_run(session, "ingest", command_line())
-        provenance = None if request.dry_run else provenance_row(session, settings, key_values)
-        self.planner = planner = Planner(session, PlanOptions(
-            provenance_key=provenance.key if provenance else build.key_of(key_values),
-            retry_failed=request.retry_failed, max_attempts=settings["ingest.max_attempts"],
-            reprocess=request.reprocess))
-        walk = discover(request.paths, build.discovery_options(settings))
-        items = planner.plan(guard.watch(walk))
+        self.planner = Planner(session, PlanOptions(
+            provenance_key=build.key_of(key_values), retry_failed=request.retry_failed,
+            max_attempts=settings["ingest.max_attempts"], reprocess=request.reprocess))
+        items = self.planner.plan(guard.watch(discover(request.paths,
+                                                       build.discovery_options(settings))))
         if request.dry_run:
             return self._dry_run(items)
-        self.writer = CatalogueWriter(session, run.id, provenance, build.model_source(key_values),
-                                      settings["index.embedder"])
+        self.writer = CatalogueWriter.begin(session, key_values, build.model_source(key_values),
+                                            settings["index.embedder"])
         try:
-            completed = self._work(self._settle(items), model)
+            with ExitStack() as resources:
+                completed = self._process(items, resources, model)
         except BaseException as error:
-            session.rollback()
-            finish_run(session, run, "interrupted" if isinstance(error, KeyboardInterrupt)
-                       else "failed", {"error": str(error)[:500]})
+            self.writer.finish("interrupted" if isinstance(error, KeyboardInterrupt)
+                               else "failed", {"error": str(error)[:500]})
             raise
-        stopped = self.stop.reason
-        missing_refusal = None
-        if completed and not stopped:
-            missing_refusal = guard.finish(planner.seen_ids, self.writer)
-            self.counts.outcomes["missing"] += guard.marked_missing
+        refusal = None
+        if completed and not self.stop.reason:
+            refusal = self._finish_roots(guard)
         self._update_index(force=True)
-        return self._summarise(session, run, stopped, missing_refusal)
+        return self._summarise(self.stop.reason, refusal)
 
-    # -- planning and the files that need no model -----------------------------------------
+    # -- the loop -----------------------------------------------------------------------------
 
-    def _settle(self, items: Iterator[PlanItem]) -> Iterator[PlanItem]:
-        """Settles every item that needs no model on the spot; yields those that do."""
+    def _process(self, items: Iterator[PlanItem], resources: ExitStack, model) -> bool:
+        """Settles or submits every planned file and stores what comes back; False when the
+        run was stopped early (what was in flight is dropped, nothing of it stored)."""
         for item in items:
+            if self.stop():
+                return self._stopped()
+            item = self._confirm(item)
             self.counts.plan[item.category.value] += 1
-            if item.category in (Category.MOVED, Category.DUPLICATE):
-                item = self._reuse(item)
+            if item.then is not None:  # touched or found again, and the hash matched
+                self._settle(item)
+                item = item.confirmed()
             if item.needs_model:
                 self.counts.bytes_to_tag += item.candidate.size
-                yield item
-            elif item.category == Category.PROBLEM:
-                self._record_problem(item.problem)
+                if self.pool is None:
+                    self.pool = self._start_pool(resources, model)
+                while not self.pool.has_room():
+                    if self.stop():
+                        return self._stopped()
+                    self._store_all(self.pool.poll())
+                self.pool.submit(item)
+            else:
+                self._settle(item)
+            if self.pool is not None:
+                self._store_all(self.pool.poll(timeout=0))
             self._progress()
         self.walking = False
+        while self.pool is not None and self.pool.in_flight:
+            if self.stop():
+                return self._stopped()
+            self._store_all(self.pool.poll())
+        return True
 
-    def _reuse(self, item: PlanItem) -> PlanItem:
-        """A move or duplicate, confirmed by the full-content hash, else tagged as new."""
+    def _stopped(self) -> bool:
+        if self.pool is not None:
+            self.pool.drop()
+        return False
+
+    def _confirm(self, item: PlanItem) -> PlanItem:
+        """A match that reuses stored results is confirmed by the full-content hash."""
+        if item.category not in CONFIRMED_BY_HASH:
+            return item
         try:
             same = content_hash(item.candidate.path) == item.stored.content_hash
         except OSError:
             same = False
-        if not same:
-            self.planner.seen_ids.discard(item.stored.id)  # the twin may really be gone
-            return PlanItem(Category.NEW, item.candidate)
+        if same:
+            return item
         if item.category == Category.MOVED:
-            self.writer.move(item.stored.id, item.candidate)
-        else:
-            self.planner.seen_ids.add(self.writer.copy(item.stored.id, item.candidate))
-        self.counts.outcomes[item.category.value] += 1
-        self._log_file(item.candidate.path, item.category.value, None)
-        return item
+            self.planner.seen_ids.discard(item.stored.id)  # the twin may really be gone
+        return item.unconfirmed()
 
-    def _record_problem(self, problem: Problem) -> None:
-        if problem.status == "missing":
-            return  # vanished between listing and reading: the end-of-walk check handles it
-        self.planner.seen_ids.add(
-            self.writer.record_outcome(problem.path, Outcome(problem.status, problem.reason)))
-        self._count_outcome(problem.path, problem.status, problem.reason)
+    def _settle(self, item: PlanItem) -> None:
+        """Writes what a file that needs no model work changes in the catalogue."""
+        category, candidate, stored = item.category, item.candidate, item.stored
+        if category == Category.MOVED:
+            self.writer.move(stored.id, candidate)
+        elif category == Category.DUPLICATE:
+            self.planner.seen_ids.add(self.writer.copy(stored.id, candidate))
+        elif category in (Category.TOUCHED, Category.FOUND_AGAIN):
+            self.writer.confirm(stored.id, candidate)
+        elif category == Category.PROBLEM:
+            problem = item.problem
+            if problem.status != "missing":  # vanished while listed: the end-of-walk check
+                self.planner.seen_ids.add(self.writer.record_outcome(
+                    problem.path, Outcome(problem.status, problem.reason)))
+                self._count_outcome(problem.path, problem.status, problem.reason)
+            return
+        else:
+            return
+        self.counts.outcomes[category.value] += 1
+        self._log_file(candidate.path, category.value, None)
 
     # -- model work ---------------------------------------------------------------------------
 
-    def _work(self, items: Iterator[PlanItem], model) -> bool:
-        first = next(items, None)
-        if first is None:
-            return True
+    def _start_pool(self, resources: ExitStack, model):
+        """Ray and the replicas, started when the first file that needs them turns up."""
         from archivetag.pipeline.driver import Driver
         from archivetag.pipeline.ray_runtime import ray_session
-
-        def chained() -> Iterator[PlanItem]:
-            yield first
-            yield from items
 
         settings = self.settings
         if model.tiny:
             self.reporter.warn(build.TINY_WARNING.format(path=model.path))
-        with ExitStack() as stack:
-            found = ", ".join(f"{count} {category}" for category, count in self.counts.plan.items())
-            self.reporter.say(f"found so far: {found}; about "
-                              f"{self.counts.hours_to_tag_estimate():.2f} h of audio to tag "
-                              "(refined as files are read)")
-            self.reporter.say("starting Ray and loading the model")
-            self.reporter.record("stage", stage="loading the model")
-            local_gpus = settings["ray.local_gpus"]
-            cluster = stack.enter_context(ray_session(
-                build.ray_address(settings), self.settings.data_dir(),
-                None if local_gpus < 0 else float(local_gpus),
-                on_message=lambda line: self.reporter.record("ray", message=line)))
-            pool = build.pool_spec(settings, cluster)
-            tagger = build.tagger_spec(settings, model, cluster, pool)
-            self.driver = Driver(tagger, pool, build.read_options(settings), self._on_file)
-            self.driver.start()
-            self.reporter.start_progress()
-            started = time.monotonic()
-            try:
-                return self.driver.run(chained(), self.stop)
-            finally:
-                self.work_seconds = time.monotonic() - started
-                self.reporter.stop_progress()
+        found = ", ".join(f"{count} {category}" for category, count in self.counts.plan.items())
+        self.reporter.say(f"found so far: {found}; about "
+                          f"{self.counts.hours_to_tag_estimate():.2f} h of audio to tag "
+                          "(refined as files are read)")
+        self.reporter.say("starting Ray and loading the model")
+        self.reporter.record("stage", stage="loading the model")
+        local_gpus = settings["ray.local_gpus"]
+        cluster = resources.enter_context(ray_session(
+            build.ray_address(settings), settings.data_dir(),
+            None if local_gpus < 0 else float(local_gpus),
+            on_message=lambda line: self.reporter.record("ray", message=line)))
+        pool_spec = build.pool_spec(settings, cluster)
+        pool = Driver(build.tagger_spec(settings, model, cluster, pool_spec), pool_spec,
+                      build.read_options(settings))
+        pool.start()
+        self.reporter.start_progress()
+        resources.callback(self.reporter.stop_progress)
+        started = time.monotonic()
 
-    def _on_file(self, result: FileResult) -> None:
+        def clock_work() -> None:
+            self.work_seconds = time.monotonic() - started
+
+        resources.callback(clock_work)
+        return pool
+
+    def _store_all(self, results: list[FileResult]) -> None:
+        for result in results:
+            fault_point("before-commit")
+            self._store(result)
+            fault_point("after-commit")
+
+    def _store(self, result: FileResult) -> None:
         self.counts.files_tagged += 1
-        outcome = result.outcome
-        path = result.candidate.path
+        outcome, path = result.outcome, result.candidate.path
         if outcome.status == "done":
             file_id = self.writer.store(result)
-            self.to_index.append(file_id)
+            self.stored_ids.append(file_id)
             self.planner.seen_ids.add(file_id)
             self.counts.segments += sum(1 for s in result.segments if not s.window.silent)
             self.counts.silent_segments += sum(1 for s in result.segments if s.window.silent)
@@ -261,7 +279,6 @@ class IngestRun:
             self.counts.failures.append((display_path(path), reason or ""))
             self.reporter.say(f"failed: {display_path(path)}: {reason}")
         self._log_file(path, status, reason)
-        self._progress()
 
     def _log_file(self, path: bytes, status: str, reason: str | None) -> None:
         self.reporter.record("file", path=display_path(path), status=status, reason=reason)
@@ -270,29 +287,43 @@ class IngestRun:
         tagging = sum(self.counts.plan[category.value] for category in TAGGING)
         self.reporter.update(self.counts, tagging, self.walking)
 
+    # -- the end ------------------------------------------------------------------------------
+
+    def _finish_roots(self, guard: RootGuard) -> str | None:
+        """Marks the files the walk did not find missing, unless that looks like an outage."""
+        seen = guard.after_walk(self.planner.seen_ids)
+        self.writer.mark_missing(seen.gone)
+        for root, count in seen.file_counts.items():
+            self.writer.remember_root(root, count)
+        self.counts.outcomes["missing"] += len(seen.gone)
+        return seen.refusal
+
     def _update_index(self, force: bool) -> None:
-        due = time.monotonic() - self.last_indexed >= INDEX_EVERY_S
-        if not self.to_index or not (force or due):
+        """Brings the index file up to date with SQL: at the end of every run, whatever it
+        did (a kill between a commit and this leaves SQL ahead, and the next run, even one
+        with nothing to tag, catches the index up), and every INDEX_EVERY_S meanwhile."""
+        due = self.stored_ids and time.monotonic() - self.last_indexed >= INDEX_EVERY_S
+        if not (force or due):
             return
         from archivetag.index.catalogue_index import update_index
 
         update_index(self.database, self.settings, segment_ids=self._segment_ids(),
                      notify=self.reporter.say)
-        self.to_index.clear()
+        self.stored_ids.clear()
         self.last_indexed = time.monotonic()
 
     def _segment_ids(self) -> list[int]:
+        """The segments of the files stored since the last update: those whose texts may
+        still need a vector (the tagging actors embed them unless no embedder is set)."""
         from sqlalchemy import select
 
         from archivetag.storage.schema import Segment
 
         ids: list[int] = []
-        for start in range(0, len(self.to_index), 500):
-            chunk = self.to_index[start:start + 500]
+        for start in range(0, len(self.stored_ids), 500):
+            chunk = self.stored_ids[start:start + 500]
             ids += self.session.scalars(select(Segment.id).where(Segment.file_id.in_(chunk)))
         return ids
-
-    # -- the end ------------------------------------------------------------------------------
 
     def _dry_run(self, items: Iterator[PlanItem]) -> IngestSummary:
         files = []
@@ -307,10 +338,10 @@ class IngestRun:
                   "files": files, "exit_status": EXIT_OK}
         return IngestSummary(EXIT_OK, report)
 
-    def _summarise(self, session, run, stopped: str | None, refusal: str | None) -> IngestSummary:
+    def _summarise(self, stopped: str | None, refusal: str | None) -> IngestSummary:
         counts = self.counts
         wall = time.monotonic() - self.started
-        driver = self.driver
+        driver = self.pool
         replicas = len(driver.replicas) if driver else 0
         if stopped == "interrupted":
             code = EXIT_INTERRUPTED
@@ -339,7 +370,7 @@ class IngestRun:
             "exit_status": code,
         }
         status = {"interrupted": "interrupted", "time limit": "done"}.get(stopped or "", "done")
-        finish_run(session, run, "failed" if refusal else status, report)
+        self.writer.finish("failed" if refusal else status, report)
         self.reporter.record("summary", **report)
         return IngestSummary(code, report)
 

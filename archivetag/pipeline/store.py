@@ -1,12 +1,17 @@
-"""The single writer: every change a run makes to the catalogue, one transaction per file.
+"""The single writer: every change a scan makes to the catalogue, one transaction per file.
 
-A file is stored whole or not at all: its row, segments, annotations, tags and embeddings
-are written in one transaction, so a run killed at any moment leaves either the old state
-or the new one. Workers never open a database session; only this writer does.
+The run's record, its provenance, each file's outcome, moves, copies, files confirmed
+unchanged or found again, files gone missing and the roots scanned are all written here and
+nowhere else. A file is stored whole or not at all: its row, segments, annotations, tags and
+embeddings are written in one transaction, so a run killed at any moment leaves either the
+old state or the new one. Workers never open a database session; only this writer does.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import asdict
 
 from sqlalchemy import delete, select, update
@@ -17,11 +22,14 @@ from archivetag.ingest.names import display_path
 from archivetag.ingest.outcome import Outcome
 from archivetag.pipeline.faults import fault_point
 from archivetag.pipeline.results import FileResult, TaggedSegment
+from archivetag.storage.queries import command_line, finish_run, start_run
 from archivetag.storage.schema import (
     Annotation,
     Embedding,
     MediaFile,
     Provenance,
+    Root,
+    Run,
     Segment,
     SegmentTag,
     Tag,
@@ -37,17 +45,44 @@ def _media_type(outcome: Outcome) -> str | None:
     return None if not container else ("video" if any(v in container for v in video) else "audio")
 
 
+def provenance_row(session: Session, key_values: dict) -> Provenance:
+    """The provenance row of these stale-key values (README, "Ingest"), created if new."""
+    key = hashlib.sha256(json.dumps(key_values, sort_keys=True).encode()).hexdigest()
+    row = session.query(Provenance).filter_by(key=key).one_or_none()
+    if row is None:
+        row = Provenance(key=key, model_id=str(key_values["model"]["model_id"]),
+                         model_revision=key_values["model"]["revision"],
+                         tiny_checkpoint=bool(key_values["model"]["tiny_random_checkpoint"]),
+                         settings=key_values)
+        session.add(row)
+        session.commit()
+    return row
+
+
 class CatalogueWriter:
     """Applies a run's outcomes to the database; commits after every file."""
 
-    def __init__(self, session: Session, run_id: int, provenance: Provenance | None,
+    def __init__(self, session: Session, run: Run, provenance: Provenance | None,
                  model_source: str, embedder: str | None):
         self.session = session
-        self.run_id = run_id
+        self.run = run
+        self.run_id = run.id
         self.provenance = provenance
         self.model_source = model_source
         self.embedder = embedder
         self._tag_ids: dict[str, int] = {}
+
+    @classmethod
+    def begin(cls, session: Session, key_values: dict, model_source: str,
+              embedder: str | None) -> CatalogueWriter:
+        """Records that an ingest started (committed: a killed run leaves its trace)."""
+        run = start_run(session, "ingest", command_line())
+        return cls(session, run, provenance_row(session, key_values), model_source, embedder)
+
+    def finish(self, status: str, summary: dict) -> None:
+        """The run's end: its status (run statuses in design.md's vocabulary) and summary."""
+        self.session.rollback()  # nothing half-written of a file may ride along
+        finish_run(self.session, self.run, status, summary)
 
     # -- rows -------------------------------------------------------------------------------
 
@@ -62,6 +97,7 @@ class CatalogueWriter:
     def _describe(row: MediaFile, candidate: Candidate, outcome: Outcome | None) -> None:
         row.size, row.mtime_ns, row.fingerprint = (
             candidate.size, candidate.mtime_ns, candidate.fingerprint)
+        row.missing_since = None  # described from what the walk found: it is there
         media = outcome.media if outcome else None
         if media is not None:
             row.duration = media.duration
@@ -146,10 +182,19 @@ class CatalogueWriter:
         """The same content found at a new path: the row follows it, results untouched."""
         row = self.session.get(MediaFile, stored_id)
         row.path, row.display_path = candidate.path, display_path(candidate.path)
+        self._present(row, candidate)
+        self.session.commit()
+
+    def confirm(self, stored_id: int, candidate: Candidate) -> None:
+        """The same content at the same path, confirmed by its hash: a touched file (new
+        mtime) or one found again after it went missing keeps its results."""
+        self._present(self.session.get(MediaFile, stored_id), candidate)
+        self.session.commit()
+
+    def _present(self, row: MediaFile, candidate: Candidate) -> None:
         self._describe(row, candidate, None)
         if row.status == "missing":
             row.status, row.reason = "done", None
-        self.session.commit()
 
     def copy(self, source_id: int, candidate: Candidate) -> int:
         """A duplicate of a done file: its scan results copied, no model work."""
@@ -194,9 +239,23 @@ class CatalogueWriter:
                                        vector=embedding.vector))
 
     def mark_missing(self, file_ids: list[int]) -> None:
-        """Stored files gone from disk: results kept until `archivetag prune`."""
-        if file_ids:
+        """Stored files gone from disk: results kept until `archivetag prune`, which judges
+        their age by `missing_since`."""
+        now = utcnow()
+        for start in range(0, len(file_ids), 500):
             self.session.execute(
-                update(MediaFile).where(MediaFile.id.in_(file_ids))
-                .values(status="missing", reason="not found by the last scan"))
+                update(MediaFile).where(MediaFile.id.in_(file_ids[start:start + 500]))
+                .values(status="missing", reason="not found by the last scan", missing_since=now))
+        self.session.commit()
+
+    def remember_root(self, root: bytes, file_count: int) -> None:
+        """A root scanned to the end: its device and size, which the next run's vanished-
+        archive check compares with."""
+        row = self.session.scalars(select(Root).where(Root.path == root)).one_or_none()
+        if row is None:
+            row = Root(path=root, display_path=display_path(root))
+            self.session.add(row)
+        row.device = os.stat(root).st_dev
+        row.last_file_count = file_count
+        row.last_scan_at = utcnow()
         self.session.commit()

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from archivetag.pipeline.lock import ingest_lock
+from archivetag.pipeline.lock import catalogue_lock
 from archivetag.storage.database import open_database
 from archivetag.storage.schema import Annotation, MediaFile
 from tests.pipeline.conftest import BAD_FILES, GOOD_FILES
@@ -59,7 +59,7 @@ def test_an_archive_is_tagged_and_bad_files_are_recorded(ingest, archive, databa
     assert summary["failures"][0]["path"].endswith("cut.m4a")
 
 
-def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url):
+def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
     first = ingest(str(archive), "--db", sqlite_url, "--json")
     assert first.code == 3
     annotations = annotation_count(sqlite_url)
@@ -72,7 +72,8 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url):
     assert "TINY RANDOM" not in rerun.stderr  # the model was not used
     assert annotation_count(sqlite_url) == annotations
 
-    os.utime(archive / "tone.mp3", (1, 1))  # touched: changed
+    with open(archive / "tone.mp3", "ab") as tone:  # changed: new bytes at the end
+        tone.write(b"\0" * 417)
     shutil.move(archive / "noise.flac", archive / "video" / "noise-moved.flac")
     third = ingest(str(archive), "--db", sqlite_url, "--json")
     assert third.code == 0, third.stderr
@@ -95,6 +96,29 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url):
         (s.start_s, s.end_s) for s in original.segments]
     assert [a.text for s in duplicate.segments for a in s.annotations] == [
         a.text for s in original.segments for a in s.annotations]
+    # runs that only moved and copied brought the index up to date too
+    checked = cli("index", "check", "--db", sqlite_url)
+    assert checked.exit_code == 0, checked.stderr
+
+    os.utime(archive / "chirp.ogg", (1, 1))  # touched: same bytes, new mtime
+    shutil.move(archive / "speech.wav", archive.parent / "speech.wav")  # gone for a night
+    fourth = ingest(str(archive), "--db", sqlite_url, "--json")
+    assert fourth.code == 0, fourth.stderr
+    assert fourth.summary["plan"]["touched"] == 1 and fourth.summary["files"]["missing"] == 1
+    assert fourth.summary["replicas"] == []  # confirmed by its hash: no model work
+    stored = catalogue(sqlite_url)
+    assert stored["chirp.ogg"].status == "done" and stored["chirp.ogg"].mtime_ns == 1_000_000_000
+    assert stored["speech.wav"].status == "missing" and stored["speech.wav"].missing_since
+
+    shutil.move(archive.parent / "speech.wav", archive / "speech.wav")  # back again
+    fifth = ingest(str(archive), "--db", sqlite_url, "--json")
+    assert fifth.code == 0, fifth.stderr
+    assert fifth.summary["plan"]["found again"] == 1 and fifth.summary["replicas"] == []
+    back = catalogue(sqlite_url)["speech.wav"]
+    assert (back.status, back.missing_since) == ("done", None)
+    assert [a.text for s in back.segments for a in s.annotations] == [
+        a.text for s in original.segments for a in s.annotations]
+    assert annotation_count(sqlite_url) == annotations + len(duplicate.segments) * 2
 
 
 def test_changed_prompts_make_results_stale_but_redo_them_only_on_request(
@@ -147,11 +171,11 @@ def test_a_vanished_root_is_refused_without_touching_the_catalogue(ingest, archi
 
 def test_a_second_ingest_exits_75_and_touches_nothing(ingest, archive, database_url):
     database = open_database(database_url)
-    with ingest_lock(database.engine):
+    with catalogue_lock(database.engine, "ingest"):
         loud = ingest(str(archive), "--db", database_url)
         quiet = ingest(str(archive), "--db", database_url, "-q")
     database.engine.dispose()
-    assert loud.code == 75 and "another ingest holds the lock" in loud.stderr
+    assert loud.code == 75 and "another command is changing this catalogue" in loud.stderr
     assert (quiet.code, quiet.stdout, quiet.stderr) == (75, "", "")
     assert catalogue(database_url) == {}
 
