@@ -34,14 +34,15 @@ def import_command(
     from archivetag.cli.search import stderr_line
     from archivetag.index.annotation_import import import_annotations
     from archivetag.index.catalogue_index import update_index
+    from archivetag.storage.lock import catalogue_lock
 
     if not file.is_file():
         raise UserError(f"{file}: no such file")
     database = open_catalogue(settings)
     try:
-        with database.sessions() as session:
-            report = import_annotations(session, file, source)
-        if report.segment_ids:
+        with catalogue_lock(database.engine, "annotations import"):
+            with database.sessions() as session:
+                report = import_annotations(session, file, source)
             update_index(database, settings, list(report.segment_ids), stderr_line)
     finally:
         database.engine.dispose()

@@ -16,6 +16,7 @@ from archivetag.cli import (
     index_group,
     ingest,
     model_group,
+    prune,
     search,
     status,
 )
@@ -50,6 +51,7 @@ app.command("ingest")(ingest.ingest_command)
 app.command("status")(status.status)
 app.command("show")(files.show)
 app.command("failures")(files.failures)
+app.command("prune")(prune.prune)
 app.add_typer(config_group.app, name="config")
 app.add_typer(db_group.app, name="db")
 app.add_typer(model_group.app, name="model")

@@ -1,4 +1,8 @@
-"""`archivetag index check|rebuild`: the search index against the database."""
+"""`archivetag index update|check|rebuild`: the search index against the database.
+
+`update` and `rebuild` are the index's writers; they take the catalogue lock like every
+command that changes the catalogue (a second one exits 75 at once).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings
 from archivetag.config import Settings
 from archivetag.errors import UserError
 
-app = typer.Typer(help="Check or rebuild the search index.", no_args_is_help=True)
+app = typer.Typer(help="Update, check or rebuild the search index.", no_args_is_help=True)
 
 
 class IndexMismatch(UserError):
@@ -38,17 +42,45 @@ def check(settings: Settings, json_output: JsonFlag = False) -> None:
                             + " (run `archivetag index rebuild`)")
 
 
+@app.command("update")
+@settings_options
+def update(settings: Settings) -> None:
+    """Bring the index up to date with the database: embed what lacks a vector, add new
+    vectors, drop deleted ones. Ingest, import and prune run it at their end; run it from
+    cron on a host that only searches a shared database."""
+    from archivetag.cli.search import stderr_line
+    from archivetag.index.catalogue_index import index_path, update_index
+    from archivetag.index.vectors import unembedded_segment_ids
+    from archivetag.storage.lock import catalogue_lock
+
+    database = open_catalogue(settings)
+    started = time.perf_counter()
+    try:
+        with catalogue_lock(database.engine, "index update"):
+            with database.sessions() as session:
+                unembedded = unembedded_segment_ids(session, settings["index.embedder"],
+                                                    settings["index.fields"])
+            index = update_index(database, settings, unembedded, stderr_line)
+    finally:
+        database.engine.dispose()
+    typer.echo(f"index {index_path(settings, index.stamp.catalogue)}: {index.stamp.count} "
+               f"vectors ({index.stamp.kind}), up to date in "
+               f"{time.perf_counter() - started:.1f} s")
+
+
 @app.command("rebuild")
 @settings_options
 def rebuild(settings: Settings) -> None:
     """Embed what lacks a vector and rebuild the index from the database."""
     from archivetag.cli.search import stderr_line
     from archivetag.index.catalogue_index import index_path, rebuild_index
+    from archivetag.storage.lock import catalogue_lock
 
     database = open_catalogue(settings)
     started = time.perf_counter()
     try:
-        index = rebuild_index(database, settings, stderr_line)
+        with catalogue_lock(database.engine, "index rebuild"):
+            index = rebuild_index(database, settings, stderr_line)
     finally:
         database.engine.dispose()
     typer.echo(f"index {index_path(settings, index.stamp.catalogue)}: {index.stamp.count} "

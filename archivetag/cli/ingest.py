@@ -67,7 +67,7 @@ def ingest(
     settings: Settings,
 ) -> None:
     """Walk PATHs, tag every segment of every new or changed file, and store the results."""
-    from archivetag.pipeline.lock import LockHeld
+    from archivetag.storage.lock import LockHeld
     from archivetag.pipeline.report import Reporter
     from archivetag.pipeline.run import IngestRequest, ingest as run_ingest
 

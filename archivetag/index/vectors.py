@@ -77,6 +77,15 @@ def annotated_segment_ids(session: Session, fields: list[str]) -> list[int]:
     ))
 
 
+def unembedded_segment_ids(session: Session, embedder_id: str, fields: list[str]) -> list[int]:
+    """Segments with a text to index but no vector from this embedder (one anti-join)."""
+    has_vector = select(Embedding.id).where(Embedding.segment_id == Annotation.segment_id,
+                                            Embedding.embedder == embedder_id).exists()
+    return list(session.scalars(
+        select(Annotation.segment_id).where(Annotation.kind.in_(fields), ~has_vector)
+        .distinct()))
+
+
 def stale(session: Session, embedder_id: str, texts: list[SegmentText]) -> list[SegmentText]:
     """The texts whose stored vector is missing or was made from another text."""
     stored: dict[int, str] = {}

@@ -2,8 +2,8 @@
 
 `ARCHIVETAG_FAULT=POINT[:N]` makes the N-th time (default the first) this process reaches
 POINT end with SIGKILL. Points: `before-commit`, `in-commit` (inside a file's transaction,
-after its rows are written), `after-commit`. `ARCHIVETAG_FAULT=after:SECONDS` kills the run
-that long after it starts. In a tagging actor, `segment:NAME@INDEX` kills the replica every
+after its rows are written), `after-commit`, `before-index` (before an index update).
+`ARCHIVETAG_FAULT=after:SECONDS` kills the run that long after it starts. In a tagging actor, `segment:NAME@INDEX` kills the replica every
 time it is given segment INDEX of the file named NAME (a poison segment), and
 `segment-once:NAME@INDEX` only the first time (a passing crash). Unset, every hook is a no-op.
 """

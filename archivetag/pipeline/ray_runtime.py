@@ -3,9 +3,14 @@
 A local Ray binds to loopback only. Its processes (GCS, raylet, workers) outlive a driver
 killed with -9 and ignore SIGTERM, so each local Ray gets a temp dir derived from the data
 dir. Ray's processes rename themselves (overwriting their command line and environment), but
-each keeps log files open in that dir: the next run, which holds the ingest lock so no live
-run can own them, kills every process whose command line or open files name the dir before
-it starts its own Ray.
+each keeps log files open in that dir: the next run, which holds the catalogue lock so no
+live run can own them, kills every process whose command line or open files name the dir
+before it starts its own Ray.
+
+The temp dir (Ray's session folder: logs and sockets, 0.5-2 MB a run) stays under /tmp,
+since AF_UNIX socket paths are limited to 107 bytes, and is removed at the end of each run; a
+killed run's is removed by the next one. What the replicas wrote on stderr (their tracebacks)
+is kept first under the data dir's logs/ray: the last KEPT_RUNS runs, KEPT_BYTES at most.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import hashlib
 import io
 import logging
 import os
+import shutil
 import signal
 import time
 from contextlib import contextmanager, redirect_stdout
@@ -24,6 +30,8 @@ from typing import Callable, Iterator
 from archivetag.errors import UserError
 
 LOOPBACK = "127.0.0.1"
+KEPT_RUNS = 10  # runs whose replica error logs are kept in the data dir
+KEPT_BYTES = 50 * 2**20  # all kept replica error logs together
 
 
 class ClusterError(UserError):
@@ -85,6 +93,35 @@ def end_leftovers(temp_dir: Path, wait_s: float = 5.0) -> int:
     return len(pids)
 
 
+def keep_error_logs(temp_dir: Path, logs_dir: Path) -> Path | None:
+    """Copies the non-empty stderr files of Ray's workers (`*.err`: a replica's traceback
+    lands there) into a new folder of `logs_dir`, then trims `logs_dir` to the newest
+    KEPT_RUNS folders and KEPT_BYTES; returns the new folder, None when there was nothing."""
+    errors = [path for path in temp_dir.glob("session_*/logs/*.err")
+              if not path.is_symlink() and path.stat().st_size > 0]
+    if not errors:
+        return None
+    target = logs_dir / time.strftime(f"%Y%m%dT%H%M%S-{os.getpid()}")
+    target.mkdir(parents=True, exist_ok=True)
+    for path in errors:
+        with open(path, "rb") as source, open(target / path.name, "wb") as copy:
+            source.seek(max(0, path.stat().st_size - KEPT_BYTES // KEPT_RUNS))  # the end
+            shutil.copyfileobj(source, copy)
+    runs = sorted((p for p in logs_dir.iterdir() if p.is_dir()), reverse=True)
+    total = 0
+    for number, run in enumerate(runs):
+        total += sum(f.stat().st_size for f in run.iterdir())
+        if number >= KEPT_RUNS or (total > KEPT_BYTES and run != target):
+            shutil.rmtree(run, ignore_errors=True)
+    return target
+
+
+def remove_session_folder(temp_dir: Path) -> None:
+    """Ends what still runs from `temp_dir` and removes it."""
+    end_leftovers(temp_dir)
+    shutil.rmtree(temp_dir, ignore_errors=True)
+
+
 class _Messages(io.TextIOBase):
     """Stands in for stdout while Ray runs: Ray prints its workers' deaths there, which the
     driver handles itself, and stdout belongs to the command's own output (--json, -q)."""
@@ -119,7 +156,7 @@ def ray_session(address: str, data_dir: Path, num_gpus: float | None = None,
             local = False
         else:
             temp_dir = ray_temp_dir(data_dir)
-            end_leftovers(temp_dir)
+            remove_session_folder(temp_dir)  # a killed run's
             ray.init(address="local", _node_ip_address=LOOPBACK, include_dashboard=False,
                      _temp_dir=str(temp_dir), num_gpus=num_gpus, **quiet)
             local = True
@@ -135,3 +172,5 @@ def ray_session(address: str, data_dir: Path, num_gpus: float | None = None,
             ray.shutdown()
             if local:
                 end_leftovers(temp_dir)  # Ray's agents linger for a minute after a shutdown
+                keep_error_logs(temp_dir, data_dir / "logs" / "ray")
+                remove_session_folder(temp_dir)

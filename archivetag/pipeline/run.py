@@ -25,7 +25,7 @@ from archivetag.ingest.names import display_path
 from archivetag.ingest.outcome import Outcome
 from archivetag.pipeline import options as build
 from archivetag.pipeline.faults import arm_timed_fault, fault_point
-from archivetag.pipeline.lock import catalogue_lock
+from archivetag.storage.lock import catalogue_lock
 from archivetag.pipeline.plan import (CONFIRMED_BY_HASH, TAGGING, Category, Planner, PlanItem,
                                       PlanOptions)
 from archivetag.pipeline.report import Reporter, RunCounts
@@ -305,6 +305,7 @@ class IngestRun:
         due = self.stored_ids and time.monotonic() - self.last_indexed >= INDEX_EVERY_S
         if not (force or due):
             return
+        fault_point("before-index")
         from archivetag.index.catalogue_index import update_index
 
         update_index(self.database, self.settings, segment_ids=self._segment_ids(),

@@ -51,19 +51,26 @@ def ray_leftovers(data_dir: Path) -> list[int]:
     return leftover_pids(str(ray_temp_dir(data_dir)))
 
 
-@pytest.mark.parametrize("fault", ["before-commit:2", "in-commit:2", "after-commit:3"])
+@pytest.mark.parametrize("fault", ["before-commit:2", "in-commit:2", "after-commit:3",
+                                   "before-index:1"])
 def test_kill_at_a_commit_point_then_rerun(ingest, good_archive, sqlite_url, fault,
-                                           isolated_environment):
+                                           isolated_environment, cli):
     killed = ingest(str(good_archive), "--db", sqlite_url, fault=fault)
     assert killed.code == -signal.SIGKILL
-    assert ray_leftovers(isolated_environment), "a killed run leaves Ray behind"
+    if fault != "before-index:1":  # there, Ray has already ended
+        assert ray_leftovers(isolated_environment), "a killed run leaves Ray behind"
+        assert ray_temp_dir(isolated_environment).exists()
 
     rerun = ingest(str(good_archive), "--db", sqlite_url, "--json")
     assert rerun.code == 0, rerun.stderr
     assert_whole_and_single(sqlite_url)
     assert ray_leftovers(isolated_environment) == []
-    committed_before = {"before-commit:2": 1, "in-commit:2": 1, "after-commit:3": 3}[fault]
+    assert not ray_temp_dir(isolated_environment).exists()  # Ray's session folder is gone
+    committed_before = {"before-commit:2": 1, "in-commit:2": 1, "after-commit:3": 3,
+                        "before-index:1": len(GOOD_FILES)}[fault]
     assert rerun.summary["plan"].get("unchanged", 0) == committed_before
+    checked = cli("index", "check", "--db", sqlite_url)  # also when the rerun tagged nothing
+    assert checked.exit_code == 0, checked.stderr
 
 
 @pytest.mark.postgres
@@ -136,3 +143,20 @@ def test_max_runtime_ends_the_run_cleanly(ingest, good_archive, sqlite_url):
     finished = ingest(str(good_archive), "--db", sqlite_url)
     assert finished.code == 0
     assert_whole_and_single(sqlite_url)
+
+
+def test_replica_error_logs_are_kept_for_the_last_runs(tmp_path):
+    from archivetag.pipeline.ray_runtime import KEPT_RUNS, keep_error_logs
+
+    session_logs = tmp_path / "ray" / "session_1" / "logs"
+    session_logs.mkdir(parents=True)
+    (session_logs / "worker-1.err").write_text("Traceback: the model failed\n")
+    (session_logs / "worker-2.err").touch()  # empty: nothing worth keeping
+    (session_logs / "raylet.out").write_text("chatter\n")
+    kept = tmp_path / "data" / "logs" / "ray"
+    for run in range(KEPT_RUNS + 2):
+        (kept / f"2026010{run:02d}T000000-1").mkdir(parents=True)
+    folder = keep_error_logs(tmp_path / "ray", kept)
+    assert sorted(p.name for p in folder.iterdir()) == ["worker-1.err"]
+    assert (folder / "worker-1.err").read_text() == "Traceback: the model failed\n"
+    assert len(list(kept.iterdir())) == KEPT_RUNS and folder.exists()

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from archivetag.pipeline.lock import catalogue_lock
+from archivetag.storage.lock import catalogue_lock
 from archivetag.storage.database import open_database
 from archivetag.storage.schema import Annotation, MediaFile
 from tests.pipeline.conftest import BAD_FILES, GOOD_FILES

@@ -1,0 +1,75 @@
+"""`archivetag prune`: remove files that went missing, with their results."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings_options
+from archivetag.config import Settings
+from archivetag.errors import UsageError
+
+SHOWN = 20  # paths listed one by one before the rest are counted
+
+
+@settings_options
+def prune(
+    settings: Settings,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be removed; change nothing.")] = False,
+    older_than: Annotated[Optional[str], typer.Option("--older-than", help="Only files missing for longer than this, e.g. 30d, 2w, 12h, or since before a date.", show_default=False)] = None,
+    with_imported: Annotated[bool, typer.Option("--with-imported", help="Remove imported annotations on those files too (kept by default).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (needed when not on a terminal).")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Remove files marked missing, with their segments, annotations, tags and vectors."""
+    from archivetag.cli.search import stderr_line
+    from archivetag.index.catalogue_index import update_index
+    from archivetag.index.query import parse_since
+    from archivetag.storage.lock import catalogue_lock
+    from archivetag.storage.prune import prune as remove, prune_candidates, segments_to_prune
+    from archivetag.storage.queries import command_line, finish_run, start_run
+
+    cutoff = parse_since(older_than) if older_than else None
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not json_output
+    if not (dry_run or yes or interactive):
+        raise UsageError("prune deletes results: pass --yes (or --dry-run to see what it "
+                         "would remove)")
+    database = open_catalogue(settings)
+    try:
+        with catalogue_lock(database.engine, "prune"), database.sessions() as session:
+            found = list(prune_candidates(session, cutoff, with_imported))
+            segments = segments_to_prune(session, cutoff, with_imported)
+            plan = {"files": len(found), "segments": segments,
+                    "paths": [c.display_path for c in found]}
+            if dry_run or not found:
+                _show(plan, json_output, dry_run=dry_run)
+                return
+            if not yes:
+                _show(plan, json_output=False, dry_run=True)
+                typer.confirm(f"remove these {len(found)} files and {segments} segments?",
+                              abort=True)
+            run = start_run(session, "prune", command_line())
+            report = remove(session, [c.file_id for c in found], with_imported)
+            summary = {"files": report.files_removed, "files_kept": report.files_kept,
+                       "segments": report.segments_removed, "paths": plan["paths"]}
+            finish_run(session, run, "done", {k: v for k, v in summary.items() if k != "paths"})
+        update_index(database, settings, [], stderr_line)
+    finally:
+        database.engine.dispose()
+    _show(summary, json_output, dry_run=False)
+
+
+def _show(report: dict, json_output: bool, dry_run: bool) -> None:
+    if json_output:
+        print_json({"dry_run": dry_run, **report})
+        return
+    verb = "would remove" if dry_run else "removed"
+    for path in report["paths"][:SHOWN]:
+        typer.echo(f"{verb}: {path}")
+    if len(report["paths"]) > SHOWN:
+        typer.echo(f"… and {len(report['paths']) - SHOWN} more")
+    kept = report.get("files_kept")
+    typer.echo(f"prune {verb} {report['files']} missing files and {report['segments']} segments"
+               + (f"; {kept} kept for their imported annotations" if kept else ""))

@@ -1,0 +1,114 @@
+"""`archivetag prune`: missing files go with their results; imported annotations stay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from archivetag.config import load_settings
+from archivetag.index.annotation_import import import_annotations
+from archivetag.ingest.discover import Candidate
+from archivetag.ingest.outcome import Outcome
+from archivetag.pipeline.results import FileResult, TaggedSegment, Window
+from archivetag.pipeline.store import CatalogueWriter
+from archivetag.storage.database import open_database
+from archivetag.storage.lock import catalogue_lock
+from archivetag.storage.schema import Annotation, Embedding, MediaFile, Segment, SegmentTag
+
+KEY = {"model": {"model_id": "test-model", "revision": "r1", "tiny_random_checkpoint": True}}
+SEGMENTS_PER_FILE = 3
+
+
+def _stored(writer: CatalogueWriter, path: str, embedder: str, rng) -> int:
+    """One file as ingest stores it: scan segments with a caption, tags and a vector."""
+    segments = []
+    for index in range(SEGMENTS_PER_FILE):
+        vector = rng.standard_normal(384).astype("<f2")
+        segments.append(TaggedSegment(
+            Window(index, index * 10.0, index * 10.0 + 10.0, -20.0, -3.0, False),
+            answers={"caption": f"{path} sound {index}", "tags": "Dog; Bark"},
+            tags=(("Dog", "dog"), ("Bark", "bark")),
+            embedding=vector.tobytes(), embedded_text_hash=f"{index:064d}"))
+    candidate = Candidate(path.encode(), 1000, 1, 0, 0, f"{path}-fingerprint")
+    return writer.store(FileResult(candidate, Outcome("done", decoded_s=30.0),
+                                   f"{path}-hash", tuple(segments)))
+
+
+@pytest.fixture
+def pruned_catalogue(database_url: str, tmp_path: Path):
+    """Four stored files; two of them then went missing, one of those with an import."""
+    settings = load_settings(overrides={"data_dir": str(tmp_path / "data"), "db": database_url})
+    database = open_database(database_url)
+    rng = np.random.default_rng(0)
+    with database.sessions() as session:
+        writer = CatalogueWriter.begin(session, KEY, "test-model@r1", settings["index.embedder"])
+        ids = {name: _stored(writer, f"/archive/{name}", settings["index.embedder"], rng)
+               for name in ("kept.wav", "here.wav", "gone.wav", "gone-annotated.wav")}
+        writer.mark_missing([ids["gone.wav"], ids["gone-annotated.wav"]])
+        writer.finish("done", {})
+        lines = tmp_path / "notes.jsonl"
+        lines.write_text(json.dumps({"path": "/archive/gone-annotated.wav", "start": 0,
+                                     "end": 5, "caption": "an archivist's note"}) + "\n")
+        import_annotations(session, lines, "catalogue")
+    from archivetag.index.catalogue_index import update_index
+
+    update_index(database, settings, [], lambda _: None)
+    yield database
+    database.engine.dispose()
+
+
+def _counts(database) -> dict:
+    with database.sessions() as session:
+        return {table.__name__: session.scalar(select(func.count()).select_from(table))
+                for table in (MediaFile, Segment, Annotation, SegmentTag, Embedding)}
+
+
+def test_prune_removes_missing_files_and_keeps_imported_annotations(pruned_catalogue, cli,
+                                                                   database_url):
+    before = _counts(pruned_catalogue)
+    asked = cli("prune", "--db", database_url)  # not a terminal: it will not delete unasked
+    assert asked.exit_code == 2 and "--yes" in asked.stderr
+    planned = cli("prune", "--dry-run", "--json", "--db", database_url)
+    assert planned.exit_code == 0, planned.stderr
+    assert json.loads(planned.stdout)["files"] == 2
+    assert json.loads(planned.stdout)["segments"] == 2 * SEGMENTS_PER_FILE
+    assert cli("prune", "--yes", "--older-than", "1d", "--db", database_url).stdout.startswith(
+        "prune removed 0")  # they went missing just now
+    assert _counts(pruned_catalogue) == before
+
+    done = cli("prune", "--yes", "--json", "--db", database_url)
+    assert done.exit_code == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["files"], report["files_kept"], report["segments"]) == (
+        1, 1, 2 * SEGMENTS_PER_FILE)
+    assert report["paths"] == ["/archive/gone-annotated.wav", "/archive/gone.wav"]
+    after = _counts(pruned_catalogue)
+    assert after["MediaFile"] == before["MediaFile"] - 1
+    assert after["Segment"] == before["Segment"] - 2 * SEGMENTS_PER_FILE
+    assert after["Embedding"] == before["Embedding"] - 2 * SEGMENTS_PER_FILE
+    assert after["SegmentTag"] == before["SegmentTag"] - 2 * 2 * SEGMENTS_PER_FILE
+    assert after["Annotation"] == before["Annotation"] - 2 * 2 * SEGMENTS_PER_FILE
+    with pruned_catalogue.sessions() as session:
+        left = session.scalars(select(Annotation.text).join(Segment).join(MediaFile)
+                               .where(MediaFile.status == "missing")).all()
+    assert left == ["an archivist's note"]
+    assert cli("index", "check", "--db", database_url).exit_code == 0
+
+    again = cli("prune", "--yes", "--json", "--db", database_url)  # nothing more to do
+    assert json.loads(again.stdout)["files"] == 0
+    everything = cli("prune", "--yes", "--with-imported", "--json", "--db", database_url)
+    assert json.loads(everything.stdout)["files"] == 1
+    assert _counts(pruned_catalogue)["MediaFile"] == 2
+
+
+def test_prune_waits_for_no_one(pruned_catalogue, cli, database_url):
+    with catalogue_lock(pruned_catalogue.engine, "ingest"):
+        held = cli("prune", "--yes", "--db", database_url)
+        update = cli("index", "update", "--db", database_url)
+    assert held.exit_code == 75 and "another command is changing" in held.stderr
+    assert update.exit_code == 75
+    assert cli("index", "update", "--db", database_url).exit_code == 0
