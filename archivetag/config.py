@@ -57,6 +57,7 @@ CONSTRAINTS: dict[str, Callable[[Any], str | None]] = {
     "decode.min_speed": _between(0.01, 10000),
     "ray.local_gpus": _between(-1, 4096),
     "ingest.max_attempts": _between(1, 1000),
+    "ingest.min_free_mb": _between(0, 10**9),
     "ray.gpus_per_replica": _between(0.01, 64),
     "ray.cpu_replicas": _between(1, 4096),
     "index.fields": _subset("caption", "tags", "transcript"),

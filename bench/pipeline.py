@@ -109,7 +109,7 @@ def overhead(files_count: int, seconds: float) -> None:
         summary, wall, _ = run_ingest(environment(scratch / "data", model), str(scratch / "archive"))
         batch = load_settings(environ={})["model.batch_size"]
         decode_s, loop_s, loop_segments = plain_loop_seconds(scratch / "archive", model, batch)
-    segments = summary["segments"]
+    segments = summary["segments_tagged"]
     ingest_per = summary["tagging_seconds"] / segments
     loop_per = loop_s / loop_segments
     print(f"model: tiny random checkpoint (2 encoder blocks, width 32; 2 decoder layers, hidden "
@@ -176,7 +176,9 @@ def rescan(files_count: int) -> None:
         _, wall, _ = run_ingest(env, str(archive))
         again, wall_again, _ = run_ingest(env, str(archive))
     print(f"rescan of {files_count} unchanged files: {wall:.1f} s, then {wall_again:.1f} s "
-          f"(plan: {again['plan']}, Ray started: {bool(again['replicas'])})")
+          f"(plan: {again['plan']}, Ray started: {bool(again['replicas'])}); index update at "
+          f"its end {again['index_seconds']:.2f} s "
+          f"({100 * again['index_seconds'] / wall_again:.1f}% of the rerun)")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -13,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import JsonFlag, print_json, settings_options
+from archivetag.cli.common import JsonFlag, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
 
@@ -67,9 +68,11 @@ def ingest(
     settings: Settings,
 ) -> None:
     """Walk PATHs, tag every segment of every new or changed file, and store the results."""
-    from archivetag.storage.lock import LockHeld
+    from archivetag.errors import UserError
     from archivetag.pipeline.report import Reporter
-    from archivetag.pipeline.run import IngestRequest, ingest as run_ingest
+    from archivetag.pipeline.run import IngestRequest, IngestSummary, ingest as run_ingest
+    from archivetag.pipeline.run import summary_report
+    from archivetag.storage.lock import LockHeld
 
     deadline = None
     if max_runtime:
@@ -80,28 +83,42 @@ def ingest(
     request = IngestRequest(paths=tuple(os.fsencode(path) for path in paths),
                             retry_failed=retry_failed, reprocess=reprocess.value, force=force,
                             dry_run=dry_run, deadline=deadline)
-    reporter = Reporter(quiet=quiet or json_output, log_path=log)
+    try:
+        reporter = Reporter(quiet=quiet or json_output, log_path=log)
+    except OSError as error:
+        raise UsageError(f"--log {log}: {error.strerror}") from None
     try:
         summary = run_ingest(settings, request, reporter)
-    except LockHeld as error:
-        if not quiet:
-            print(f"archivetag: {error}", file=sys.stderr)
-        raise typer.Exit(error.exit_code) from None
+    except UserError as error:  # refused or stopped by a fatal error: still one summary
+        summary = IngestSummary(error.exit_code, summary_report(error.exit_code, str(error)))
+        reporter.record("summary", **summary.report)
+        if not (quiet and isinstance(error, LockHeld)):  # an overlapping cron run is silent
+            print(f"archivetag: error: {error}", file=sys.stderr)
     finally:
         reporter.close()
+    report = summary.report
     if json_output:
-        print_json(summary.report)
+        print(json.dumps(report, ensure_ascii=False, default=str, separators=(",", ":")))
     elif dry_run:
-        _print_plan(summary.report, verbose)
-    elif not quiet:
-        _print_summary(summary.report)
-    if quiet and summary.report.get("files", {}).get("failed"):
-        count = summary.report["files"]["failed"]
-        print(f"archivetag: {count} file{'s' if count != 1 else ''} failed in this run; "
-              "see `archivetag failures`", file=sys.stderr)
-    if summary.report.get("refused"):
-        print(f"archivetag: {summary.report['refused']}", file=sys.stderr)
+        _print_plan(report, verbose)
+    elif not quiet and report.get("wall_seconds") is not None:
+        _print_summary(report)
+    if quiet:
+        _print_problems(report.get("problems", []))
+    if report.get("reason") and report.get("wall_seconds") is not None:  # a run that refused
+        print(f"archivetag: {report['reason']}", file=sys.stderr)  # to mark files missing
     raise typer.Exit(summary.exit_code)
+
+
+QUIET_PROBLEMS = 20  # lines a -q run prints before pointing at `archivetag failures`
+
+
+def _print_problems(problems: list[dict]) -> None:
+    """Under -q: one line per file that needs attention, for cron's mail."""
+    for problem in problems[:QUIET_PROBLEMS]:
+        print(f"{problem['status']}: {problem['path']}: {problem['reason']}", file=sys.stderr)
+    if len(problems) > QUIET_PROBLEMS:
+        print(f"and {len(problems) - QUIET_PROBLEMS} more: archivetag failures", file=sys.stderr)
 
 
 def _print_plan(report: dict, verbose: bool) -> None:
@@ -109,27 +126,29 @@ def _print_plan(report: dict, verbose: bool) -> None:
     print(f"plan: {counts or 'no files found'}")
     print(f"audio to tag: about {report['audio_hours_to_tag_estimate']:.2f} h")
     if verbose:
-        for entry in report["files"]:
+        for entry in report["planned_files"]:
             print(f"{entry['plan']:>16}  {entry['path']}")
 
 
 def _print_summary(report: dict) -> None:
     files = report["files"]
-    shown = ", ".join(f"{count} {status}" for status, count in files.items())
+    shown = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in files.items())
     unchanged = report["plan"].get("unchanged", 0)
     print(f"ingest finished in {report['wall_seconds']:.1f} s: {shown}"
           + (f"; {unchanged} unchanged" if unchanged else ""))
-    if report["segments"] or report["silent_segments"]:
-        replicas = len(report["replicas"])
+    if report["segments_tagged"] or report["silent_segments"]:
+        replicas = report["replicas"]
         rate = report["segments_per_second_per_replica"]
-        print(f"segments: {report['segments']} tagged, {report['silent_segments']} silent; "
+        print(f"segments: {report['segments_tagged']} tagged, {report['silent_segments']} silent; "
               f"{report['audio_seconds'] / 3600:.2f} h of audio"
               + (f"; {rate:.2f} segments/s per replica ({replicas} replica{'s' if replicas != 1 else ''})"
                  if rate is not None else ""))
-    if report["stopped"]:
+    if report["stopped"] == "time limit":
+        print(f"time limit reached after {report['files_tagged']} files; the next run goes on")
+    elif report["stopped"]:
         print(f"stopped early ({report['stopped']}): the next run does the rest")
-    if report["failures"]:
-        print(f"{len(report['failures'])} failed in this run (listed above): see `archivetag failures`")
+    if report["problems"]:
+        print(f"{len(report['problems'])} failed in this run (listed above): see `archivetag failures`")
 
 
 ingest_command = settings_options(ingest, setting_flags={"model": "model.id",

@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
+from archivetag.storage.disk import disk_full, is_disk_full
+
 BYTES_PER_AUDIO_SECOND_GUESS = 16_000.0  # 128 kbit/s, until real files say better
 
 
@@ -24,7 +26,7 @@ BYTES_PER_AUDIO_SECOND_GUESS = 16_000.0  # 128 kbit/s, until real files say bett
 class RunCounts:
     """Everything counted during a run; the summary is made from it."""
 
-    plan: Counter = field(default_factory=Counter)  # category -> files
+    plan: Counter = field(default_factory=Counter)  # plan Category -> files
     outcomes: Counter = field(default_factory=Counter)  # done / failed / skipped / missing
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) this run
     files_tagged: int = 0  # files that went through the model stage, whatever the outcome
@@ -77,11 +79,18 @@ class Reporter:
             print(f"archivetag: warning: {text}", file=self.stream, flush=True)
 
     def record(self, event: str, **fields) -> None:
+        """Appends one JSON line to the --log file; a full disk stops the logging and the run."""
         if self.log is not None:
             line = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "event": event, **fields}
-            self.log.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-            self.log.flush()
+            try:
+                self.log.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+                self.log.flush()
+            except OSError as error:
+                path, self.log = self.log.name, None
+                if is_disk_full(error):
+                    raise disk_full(Path(path)) from None
+                raise
 
     # -- progress -----------------------------------------------------------------------------
 

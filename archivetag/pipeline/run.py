@@ -11,12 +11,15 @@ write goes through the single writer (store.py).
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from archivetag.config import Settings
 from archivetag.ingest.discover import discover
@@ -33,6 +36,7 @@ from archivetag.pipeline.results import FileResult
 from archivetag.pipeline.roots import RootGuard, network_filesystem_warning
 from archivetag.pipeline.store import CatalogueWriter
 from archivetag.storage.database import open_database
+from archivetag.storage.disk import disk_full, free_mb, is_disk_full
 
 EXIT_OK, EXIT_FATAL, EXIT_FAILED_FILES, EXIT_INTERRUPTED = 0, 1, 3, 130
 INDEX_EVERY_S = 300.0  # the search index catches up this often during a long run
@@ -96,6 +100,7 @@ class IngestRun:
         self.last_indexed = time.monotonic()
         self.pool = None
         self.work_seconds = 0.0  # from replicas loaded to the last file stored
+        self.index_seconds = 0.0  # spent bringing the search index up to date
 
     def execute(self) -> IngestSummary:
         arm_timed_fault()
@@ -106,8 +111,20 @@ class IngestRun:
                     self.stop:
                 self.session = session
                 return self._locked(session)
+        except (SQLAlchemyError, OSError) as error:
+            if is_disk_full(error):
+                raise disk_full(self._where(error)) from None
+            raise
         finally:
             database.engine.dispose()
+
+    def _where(self, error: BaseException) -> Path | None:
+        """The path a full disk was met at: the file named, else the SQLite database's
+        folder, else (PostgreSQL) the server's own disk."""
+        if getattr(error, "filename", None):
+            return Path(os.fsdecode(error.filename))
+        url = self.database.engine.url
+        return Path(url.database).parent if url.get_backend_name() == "sqlite" else None
 
     def _locked(self, session) -> IngestSummary:
         settings, request = self.settings, self.request
@@ -119,6 +136,10 @@ class IngestRun:
             warning = network_filesystem_warning(Path(self.database.engine.url.database).parent)
             if warning:
                 self.reporter.warn(warning)
+        free = free_mb(settings.data_dir())
+        if free is not None and free < settings["ingest.min_free_mb"]:
+            self.reporter.warn(f"the data dir {settings.data_dir()} has {free:.0f} MB free, less "
+                               f"than ingest.min_free_mb ({settings['ingest.min_free_mb']} MB)")
         self.planner = Planner(session, PlanOptions(
             provenance_key=build.key_of(key_values), retry_failed=request.retry_failed,
             max_attempts=settings["ingest.max_attempts"], reprocess=request.reprocess))
@@ -150,7 +171,7 @@ class IngestRun:
             if self.stop():
                 return self._stopped()
             item = self._confirm(item)
-            self.counts.plan[item.category.value] += 1
+            self.counts.plan[item.category] += 1
             if item.then is not None:  # touched or found again, and the hash matched
                 self._settle(item)
                 item = item.confirmed()
@@ -225,7 +246,8 @@ class IngestRun:
         settings = self.settings
         if model.tiny:
             self.reporter.warn(build.TINY_WARNING.format(path=model.path))
-        found = ", ".join(f"{count} {category}" for category, count in self.counts.plan.items())
+        found = ", ".join(f"{count} {category.value}"
+                          for category, count in self.counts.plan.items())
         self.reporter.say(f"found so far: {found}; about "
                           f"{self.counts.hours_to_tag_estimate():.2f} h of audio to tag "
                           "(refined as files are read)")
@@ -260,9 +282,12 @@ class IngestRun:
         self.counts.files_tagged += 1
         outcome, path = result.outcome, result.candidate.path
         if outcome.status == "done":
-            file_id = self.writer.store(result)
-            self.stored_ids.append(file_id)
+            file_id, refused = self.writer.store(result)
             self.planner.seen_ids.add(file_id)
+            if refused:
+                self._count_outcome(path, "failed", refused)
+                return
+            self.stored_ids.append(file_id)
             self.counts.segments += sum(1 for s in result.segments if not s.window.silent)
             self.counts.silent_segments += sum(1 for s in result.segments if s.window.silent)
             self.counts.learn_rate(result.candidate.size, outcome.decoded_s)
@@ -284,7 +309,7 @@ class IngestRun:
         self.reporter.record("file", path=display_path(path), status=status, reason=reason)
 
     def _progress(self) -> None:
-        tagging = sum(self.counts.plan[category.value] for category in TAGGING)
+        tagging = sum(self.counts.plan[category] for category in TAGGING)
         self.reporter.update(self.counts, tagging, self.walking)
 
     # -- the end ------------------------------------------------------------------------------
@@ -308,10 +333,12 @@ class IngestRun:
         fault_point("before-index")
         from archivetag.index.catalogue_index import update_index
 
+        started = time.monotonic()
         update_index(self.database, self.settings, segment_ids=self._segment_ids(),
                      notify=self.reporter.say)
         self.stored_ids.clear()
         self.last_indexed = time.monotonic()
+        self.index_seconds += self.last_indexed - started
 
     def _segment_ids(self) -> list[int]:
         """The segments of the files stored since the last update: those whose texts may
@@ -329,21 +356,23 @@ class IngestRun:
     def _dry_run(self, items: Iterator[PlanItem]) -> IngestSummary:
         files = []
         for item in items:
-            self.counts.plan[item.category.value] += 1
+            self.counts.plan[item.category] += 1
             if item.candidate is not None:
                 self.counts.bytes_to_tag += item.candidate.size if item.needs_model else 0
             path = item.candidate.path if item.candidate else item.problem.path
             files.append({"path": display_path(path), "plan": item.category.value})
-        report = {"dry_run": True, "plan": dict(self.counts.plan),
-                  "audio_hours_to_tag_estimate": round(self.counts.hours_to_tag_estimate(), 3),
-                  "files": files, "exit_status": EXIT_OK}
+        report = summary_report(
+            EXIT_OK, None, dry_run=True,
+            plan={_key(category.value): count for category, count in self.counts.plan.items()},
+            audio_hours_to_tag_estimate=round(self.counts.hours_to_tag_estimate(), 3),
+            planned_files=files)
         return IngestSummary(EXIT_OK, report)
 
     def _summarise(self, stopped: str | None, refusal: str | None) -> IngestSummary:
         counts = self.counts
         wall = time.monotonic() - self.started
-        driver = self.pool
-        replicas = len(driver.replicas) if driver else 0
+        pool = self.pool
+        replicas = len(pool.replicas) if pool else 0
         if stopped == "interrupted":
             code = EXIT_INTERRUPTED
         elif refusal:
@@ -352,28 +381,51 @@ class IngestRun:
             code = EXIT_FAILED_FILES
         else:
             code = EXIT_OK
-        report = {
-            "files": {**{c: 0 for c in ("done", "failed", "skipped", "missing")},
-                      **dict(counts.outcomes)},
-            "plan": dict(counts.plan),
-            "segments": counts.segments,
-            "silent_segments": counts.silent_segments,
-            "audio_seconds": round(counts.audio_seconds, 3),
-            "wall_seconds": round(wall, 3),
-            "tagging_seconds": round(self.work_seconds, 3),
-            "replicas": driver.stats.placements if driver else [],
-            "replica_restarts": driver.stats.replica_restarts if driver else 0,
-            "segments_per_second_per_replica":
-                round(counts.segments / wall / replicas, 3) if replicas else None,
-            "failures": [{"path": p, "reason": r} for p, r in counts.failures],
-            "stopped": stopped,
-            "refused": refusal,
-            "exit_status": code,
-        }
+        if stopped == "time limit" and counts.files_tagged == 0 and any(
+                counts.plan[category] for category in TAGGING):
+            self.reporter.warn("the time limit ran out before the first file was done "
+                               f"({wall:.0f} s, most of it starting Ray and loading the model); "
+                               "give the run more time")
+        report = summary_report(
+            code, refusal, stopped,
+            files={**{c: 0 for c in FILE_OUTCOMES}, **{_key(k): v for k, v in counts.outcomes.items()}},
+            plan={_key(category.value): count for category, count in counts.plan.items()},
+            files_tagged=counts.files_tagged,
+            segments_tagged=counts.segments,
+            silent_segments=counts.silent_segments,
+            audio_seconds=round(counts.audio_seconds, 3),
+            wall_seconds=round(wall, 3),
+            tagging_seconds=round(self.work_seconds, 3),
+            index_seconds=round(self.index_seconds, 3),
+            replicas=replicas,
+            placements=pool.stats.placements if pool else [],
+            replica_restarts=pool.stats.replica_restarts if pool else 0,
+            segments_per_second_per_replica=(
+                round(counts.segments / wall / replicas, 3) if replicas else None),
+            problems=[{"path": p, "status": "failed", "reason": r} for p, r in counts.failures],
+        )
         status = {"interrupted": "interrupted", "time limit": "done"}.get(stopped or "", "done")
         self.writer.finish("failed" if refusal else status, report)
         self.reporter.record("summary", **report)
         return IngestSummary(code, report)
+
+
+FILE_OUTCOMES = ("done", "failed", "skipped", "missing")
+
+
+def _key(name: str) -> str:
+    """A plan category or outcome as a snake_case JSON key ("stale (kept)" -> stale_kept)."""
+    return "_".join(name.replace("(", "").replace(")", "").split())
+
+
+def summary_report(exit_code: int, reason: str | None, stopped: str | None = None,
+                   **details) -> dict:
+    """The one JSON object a run prints under --json and logs last: also for a run refused
+    before it began (another holds the lock, a root is missing), with empty counts."""
+    return {"exit_code": exit_code, "reason": reason, "stopped": stopped,
+            "files": details.pop("files", {c: 0 for c in FILE_OUTCOMES}),
+            "segments_tagged": details.pop("segments_tagged", 0),
+            "replicas": details.pop("replicas", 0), **details}
 
 
 def ingest(settings: Settings, request: IngestRequest, reporter: Reporter) -> IngestSummary:

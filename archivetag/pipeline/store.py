@@ -14,7 +14,10 @@ import json
 import os
 from dataclasses import asdict
 
+from pathlib import Path
+
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archivetag.ingest.discover import Candidate
@@ -22,6 +25,7 @@ from archivetag.ingest.names import display_path
 from archivetag.ingest.outcome import Outcome
 from archivetag.pipeline.faults import fault_point
 from archivetag.pipeline.results import FileResult, TaggedSegment
+from archivetag.storage.disk import disk_full, is_disk_full
 from archivetag.storage.queries import command_line, finish_run, start_run
 from archivetag.storage.schema import (
     Annotation,
@@ -33,6 +37,7 @@ from archivetag.storage.schema import (
     Segment,
     SegmentTag,
     Tag,
+    storable_text,
     utcnow,
 )
 
@@ -59,6 +64,13 @@ def provenance_row(session: Session, key_values: dict) -> Provenance:
     return row
 
 
+def _first_line(error: BaseException) -> str:
+    """A database's own words, without the statement or its parameters (which may hold
+    anything a model wrote)."""
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__
+
+
 class CatalogueWriter:
     """Applies a run's outcomes to the database; commits after every file."""
 
@@ -82,7 +94,12 @@ class CatalogueWriter:
     def finish(self, status: str, summary: dict) -> None:
         """The run's end: its status (run statuses in design.md's vocabulary) and summary."""
         self.session.rollback()  # nothing half-written of a file may ride along
-        finish_run(self.session, self.run, status, summary)
+        try:
+            finish_run(self.session, self.run, status, summary)
+        except SQLAlchemyError:  # e.g. the disk is full: the next run marks it interrupted
+            self.session.rollback()
+            if status != "failed":
+                raise
 
     # -- rows -------------------------------------------------------------------------------
 
@@ -129,8 +146,28 @@ class CatalogueWriter:
         self.session.commit()
         return row.id
 
-    def store(self, result: FileResult) -> int:
-        """A file read and tagged: its scan segments are replaced, imported ones kept."""
+    def store(self, result: FileResult) -> tuple[int, str | None]:
+        """A file read and tagged: its scan segments are replaced, imported ones kept.
+
+        Returns (file id, None); or, when the database refuses its results, (file id,
+        reason) with the file recorded as failed for that reason, so the run goes on. A full
+        disk raises DiskFull instead: nothing later could be stored either.
+        """
+        try:
+            return self._store(result), None
+        except SQLAlchemyError as error:
+            self.session.rollback()
+            if is_disk_full(error):
+                raise disk_full(self._database_dir()) from None
+            reason = f"its results could not be stored ({_first_line(error.orig or error)})"
+            outcome = Outcome("failed", reason, media=result.outcome.media)
+            return self.record_outcome(result.candidate.path, outcome, result.candidate), reason
+
+    def _database_dir(self) -> Path | None:
+        url = self.session.get_bind().url
+        return Path(url.database).parent if url.get_backend_name() == "sqlite" else None
+
+    def _store(self, result: FileResult) -> int:
         row = self._row(result.candidate.path)
         self._describe(row, result.candidate, result.outcome)
         row.status, row.reason, row.warning = "done", None, result.outcome.warning
@@ -169,6 +206,7 @@ class CatalogueWriter:
                                        vector=tagged.embedding))
 
     def _tag_id(self, name: str) -> int:
+        name = storable_text(name)  # as the unique name column will hold it
         if name not in self._tag_ids:
             tag = self.session.scalars(select(Tag).where(Tag.name == name)).one_or_none()
             if tag is None:

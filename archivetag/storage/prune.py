@@ -90,14 +90,18 @@ def prune(session: Session, file_ids: list[int], with_imported: bool) -> PruneRe
         if not with_imported:
             doomed = doomed.where(Segment.source == SCAN)
         # Children first, each in one statement: the same work as the foreign keys' cascades,
-        # without one cascade per row.
-        session.execute(delete(Embedding).where(Embedding.segment_id.in_(doomed)))
-        session.execute(delete(SegmentTag).where(SegmentTag.segment_id.in_(doomed)))
-        session.execute(delete(Annotation).where(Annotation.segment_id.in_(doomed)))
-        segments += session.execute(delete(Segment).where(Segment.id.in_(doomed))).rowcount
+        # without one cascade per row. No session holds these rows, so none is synchronised
+        # (which would fetch every deleted id back).
+        plain = {"synchronize_session": False}
+        for table, column in ((Embedding, Embedding.segment_id),
+                              (SegmentTag, SegmentTag.segment_id),
+                              (Annotation, Annotation.segment_id)):
+            session.execute(delete(table).where(column.in_(doomed)), execution_options=plain)
+        segments += session.execute(delete(Segment).where(Segment.id.in_(doomed)),
+                                    execution_options=plain).rowcount
         has_segments = exists().where(Segment.file_id == MediaFile.id)
-        removed += session.execute(
-            delete(MediaFile).where(MediaFile.id.in_(chunk), ~has_segments)).rowcount
+        removed += session.execute(delete(MediaFile).where(MediaFile.id.in_(chunk), ~has_segments),
+                                   execution_options=plain).rowcount
         kept += session.scalar(select(func.count()).select_from(MediaFile)
                                .where(MediaFile.id.in_(chunk)))
         session.commit()

@@ -22,6 +22,7 @@ from archivetag.storage.schema import (
     Segment,
     SegmentTag,
     Tag,
+    storable_text,
     utcnow,
 )
 
@@ -57,7 +58,12 @@ def catalogue_counts(session: Session) -> CatalogueCounts:
 
 
 def start_run(session: Session, command: str, arguments: list[str]) -> Run:
-    """Records that a command began; commits, so a killed run still leaves its trace."""
+    """Records that a command began; commits, so a killed run still leaves its trace.
+
+    Every command that records a run holds the catalogue lock, so a run still `running`
+    now is dead (killed, or its machine went down): it is marked `interrupted` first.
+    """
+    mark_interrupted_runs(session)
     run = Run(
         command=command,
         arguments=arguments,
@@ -68,6 +74,19 @@ def start_run(session: Session, command: str, arguments: list[str]) -> Run:
     session.add(run)
     session.commit()
     return run
+
+
+def mark_interrupted_runs(session: Session) -> None:
+    """Runs left `running` become `interrupted`, with what they had stored by then (only
+    they wrote between their start and now: the lock held them apart)."""
+    for run in session.scalars(select(Run).where(Run.status == "running")):
+        done = session.scalar(select(func.count()).select_from(MediaFile).where(
+            MediaFile.processed_at >= run.started_at, MediaFile.status == "done"))
+        failed = session.scalar(select(func.count()).select_from(MediaFile).where(
+            MediaFile.failed_in_run_id == run.id))
+        run.status = "interrupted"
+        run.summary = {"files": {"done": done, "failed": failed}, "stopped": "killed"}
+    session.flush()
 
 
 def finish_run(session: Session, run: Run, status: str, summary: dict) -> None:
@@ -104,8 +123,8 @@ def command_line() -> list[str]:
 
 
 def normalise_tag(name: str) -> str:
-    """A tag as stored in `tags.name`: lower case, single spaces."""
-    return " ".join(name.lower().split())
+    """A tag as stored in `tags.name`: lower case, single spaces, no control characters."""
+    return " ".join(storable_text(name).lower().split())
 
 
 def tag_ids(session: Session, names: list[str]) -> dict[str, int]:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 FILE_STATUSES = ("pending", "done", "failed", "skipped", "missing")
 RUN_STATUSES = ("running", "done", "failed", "interrupted")
@@ -42,6 +43,29 @@ NAMING = {
 # 64-bit ids where rows can run into the billions; SQLite's rowid already is 64-bit, and only a
 # column declared INTEGER becomes that rowid.
 BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+# C0 and C1 control characters except tab, line feed and carriage return. PostgreSQL's text
+# cannot hold NUL at all; the rest break terminals and subtitle players. Removed, so that
+# every database stores the same text.
+_CONTROL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
+                          *range(0x80, 0xA0)])
+
+
+def storable_text(text: str) -> str:
+    """`text` without control characters (see `_CONTROL`), as every database can store it."""
+    return text.translate(_CONTROL)
+
+
+class CleanText(TypeDecorator):
+    """Text from a model, an import or a decoder's message: stored through `storable_text`,
+    whatever the writer, so SQLite and PostgreSQL hold the same string."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else storable_text(value)
 
 
 def utcnow() -> datetime:
@@ -107,8 +131,8 @@ class MediaFile(Base):
     media_type: Mapped[str | None] = mapped_column(String(8))  # audio | video
     streams: Mapped[dict | None] = mapped_column(JSON)  # codec, rate, channels, stream index…
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    reason: Mapped[str | None] = mapped_column(Text)
-    warning: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(CleanText)
+    warning: Mapped[str | None] = mapped_column(CleanText)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failed_in_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     provenance_id: Mapped[int | None] = mapped_column(ForeignKey("provenances.id"))
@@ -141,7 +165,7 @@ class Segment(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     file_id: Mapped[int] = mapped_column(ForeignKey("media_files.id", ondelete="CASCADE"))
-    source: Mapped[str] = mapped_column(Text, default="scan")
+    source: Mapped[str] = mapped_column(CleanText, default="scan")
     index: Mapped[int | None] = mapped_column(Integer)
     start_s: Mapped[float] = mapped_column(Float)
     end_s: Mapped[float] = mapped_column(Float)
@@ -170,8 +194,8 @@ class Annotation(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     segment_id: Mapped[int] = mapped_column(BigId, ForeignKey("segments.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))  # caption | tags | transcript | …
-    text: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(CleanText)
+    source: Mapped[str] = mapped_column(CleanText)
     provenance_id: Mapped[int | None] = mapped_column(ForeignKey("provenances.id"))
     imported: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -185,7 +209,7 @@ class Tag(Base):
     __tablename__ = "tags"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(CleanText, unique=True)
 
 
 class SegmentTag(Base):
@@ -202,7 +226,7 @@ class SegmentTag(Base):
     )
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id"), primary_key=True)
     segment_id: Mapped[int] = mapped_column(BigId, ForeignKey("segments.id", ondelete="CASCADE"))
-    raw: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(CleanText)
 
 
 class Embedding(Base):

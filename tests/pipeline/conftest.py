@@ -92,3 +92,36 @@ def ingest(tiny_dir: Path, isolated_environment: Path):
         return Ingest(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+# -- a catalogue written by the real single writer, without Ray or a model --------------------
+
+KEY = {"model": {"model_id": "test-model", "revision": "r1", "tiny_random_checkpoint": True}}
+
+
+def tagged_file(path: str, rng, segments: int, caption: str = "{path} sound {index}",
+                end_s=None):
+    """A file as the pool hands it to the writer: scan segments with a caption, two tags and
+    a 384-dim vector. `end_s(index)` overrides a segment's end."""
+    from archivetag.ingest.discover import Candidate
+    from archivetag.ingest.outcome import Outcome
+    from archivetag.pipeline.results import FileResult, TaggedSegment, Window
+
+    tagged = []
+    for index in range(segments):
+        end = end_s(index) if end_s else index * 10.0 + 10.0
+        tagged.append(TaggedSegment(
+            Window(index, index * 10.0, end, -20.0, -3.0, False),
+            answers={"caption": caption.format(path=path, index=index), "tags": "Dog; Bark"},
+            tags=(("Dog", "dog"), ("Bark", "bark")),
+            embedding=rng.standard_normal(384).astype("<f2").tobytes(),
+            embedded_text_hash=f"{index:064d}"))
+    candidate = Candidate(path.encode(), 1000, 1, 0, 0, f"{path}-fingerprint")
+    return FileResult(candidate, Outcome("done", decoded_s=10.0 * segments), f"{path}-hash",
+                      tuple(tagged))
+
+
+def store_file(writer, path: str, rng, segments: int) -> int:
+    file_id, refused = writer.store(tagged_file(path, rng, segments))
+    assert refused is None, refused
+    return file_id

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from archivetag.pipeline.ray_runtime import leftover_pids, ray_temp_dir
 from archivetag.storage.database import open_database
-from archivetag.storage.schema import Annotation, MediaFile, Segment
+from archivetag.storage.schema import Annotation, MediaFile, Run, Segment
 from tests.pipeline.conftest import BAD_FILES, GOOD_FILES
 
 
@@ -66,9 +66,15 @@ def test_kill_at_a_commit_point_then_rerun(ingest, good_archive, sqlite_url, fau
     assert_whole_and_single(sqlite_url)
     assert ray_leftovers(isolated_environment) == []
     assert not ray_temp_dir(isolated_environment).exists()  # Ray's session folder is gone
+    database = open_database(sqlite_url)
+    with database.sessions() as session:
+        runs = session.execute(select(Run.status, Run.summary).order_by(Run.id)).all()
+    database.engine.dispose()
+    assert [status for status, _ in runs] == ["interrupted", "done"]  # the killed one, so
     committed_before = {"before-commit:2": 1, "in-commit:2": 1, "after-commit:3": 3,
                         "before-index:1": len(GOOD_FILES)}[fault]
     assert rerun.summary["plan"].get("unchanged", 0) == committed_before
+    assert runs[0].summary["files"]["done"] == committed_before  # what the killed run stored
     checked = cli("index", "check", "--db", sqlite_url)  # also when the rerun tagged nothing
     assert checked.exit_code == 0, checked.stderr
 
@@ -98,7 +104,7 @@ def test_a_poison_segment_fails_its_file_and_nothing_else(ingest, good_archive, 
     assert result.code == 3, result.stderr
     summary = result.summary
     assert summary["files"]["failed"] == 1 and summary["files"]["done"] == len(GOOD_FILES) - 1
-    [failure] = summary["failures"]
+    [failure] = summary["problems"]
     assert failure["path"].endswith("tone.mp3")
     assert "segment at 00:00:10" in failure["reason"]
     assert summary["replica_restarts"] >= 2
@@ -140,6 +146,7 @@ def test_max_runtime_ends_the_run_cleanly(ingest, good_archive, sqlite_url):
     stopped = ingest(str(good_archive), "--db", sqlite_url, "--max-runtime", "1s", "--json")
     assert stopped.code == 0, stopped.stderr
     assert stopped.summary["stopped"] == "time limit"
+    assert "the time limit ran out before the first file was done" in stopped.stderr
     finished = ingest(str(good_archive), "--db", sqlite_url)
     assert finished.code == 0
     assert_whole_and_single(sqlite_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -56,7 +57,7 @@ def test_an_archive_is_tagged_and_bad_files_are_recorded(ingest, archive, databa
     for name, (status, reason) in BAD_FILES.items():
         assert stored[name].status == status, name
         assert reason in stored[name].reason, (name, stored[name].reason)
-    assert summary["failures"][0]["path"].endswith("cut.m4a")
+    assert summary["problems"][0]["path"].endswith("cut.m4a")
 
 
 def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
@@ -67,7 +68,7 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
     rerun = ingest(str(archive), "--db", sqlite_url, "--json")
     assert rerun.code == 0, rerun.stderr  # an old failure does not fail every later night
     assert rerun.summary["files"] == {"done": 0, "failed": 0, "skipped": 0, "missing": 0}
-    assert rerun.summary["replicas"] == []  # Ray was not even started
+    assert rerun.summary["replicas"] == 0  # Ray was not even started
     assert rerun.summary["plan"]["unchanged"] == len(GOOD_FILES)
     assert "TINY RANDOM" not in rerun.stderr  # the model was not used
     assert annotation_count(sqlite_url) == annotations
@@ -88,7 +89,7 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
     shutil.copy2(archive / "speech.wav", archive / "video" / "speech-copy.wav")
     copied = ingest(str(archive), "--db", sqlite_url, "--json")
     assert copied.code == 0, copied.stderr
-    assert copied.summary["files"]["duplicate"] == 1 and copied.summary["replicas"] == []
+    assert copied.summary["files"]["duplicate"] == 1 and copied.summary["replicas"] == 0
     stored = catalogue(sqlite_url)
     original, duplicate = stored["speech.wav"], stored["speech-copy.wav"]
     assert duplicate.status == "done"
@@ -105,7 +106,7 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
     fourth = ingest(str(archive), "--db", sqlite_url, "--json")
     assert fourth.code == 0, fourth.stderr
     assert fourth.summary["plan"]["touched"] == 1 and fourth.summary["files"]["missing"] == 1
-    assert fourth.summary["replicas"] == []  # confirmed by its hash: no model work
+    assert fourth.summary["replicas"] == 0  # confirmed by its hash: no model work
     stored = catalogue(sqlite_url)
     assert stored["chirp.ogg"].status == "done" and stored["chirp.ogg"].mtime_ns == 1_000_000_000
     assert stored["speech.wav"].status == "missing" and stored["speech.wav"].missing_since
@@ -113,7 +114,7 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
     shutil.move(archive.parent / "speech.wav", archive / "speech.wav")  # back again
     fifth = ingest(str(archive), "--db", sqlite_url, "--json")
     assert fifth.code == 0, fifth.stderr
-    assert fifth.summary["plan"]["found again"] == 1 and fifth.summary["replicas"] == []
+    assert fifth.summary["plan"]["found_again"] == 1 and fifth.summary["replicas"] == 0
     back = catalogue(sqlite_url)["speech.wav"]
     assert (back.status, back.missing_since) == ("done", None)
     assert [a.text for s in back.segments for a in s.annotations] == [
@@ -130,7 +131,7 @@ def test_changed_prompts_make_results_stale_but_redo_them_only_on_request(
 
     kept = ingest(str(archive), "--db", sqlite_url, "--config", str(config), "--json")
     assert kept.code == 0
-    assert kept.summary["plan"]["stale (kept)"] == len(GOOD_FILES)
+    assert kept.summary["plan"]["stale_kept"] == len(GOOD_FILES)
     assert kept.summary["files"]["done"] == 0
 
     redone = ingest(str(archive), "--db", sqlite_url, "--config", str(config),
@@ -169,15 +170,36 @@ def test_a_vanished_root_is_refused_without_touching_the_catalogue(ingest, archi
     assert {row.status for row in catalogue(sqlite_url).values()} == {"missing"}
 
 
-def test_a_second_ingest_exits_75_and_touches_nothing(ingest, archive, database_url):
+def test_a_second_ingest_exits_75_and_touches_nothing(ingest, archive, database_url, tmp_path):
+    log = tmp_path / "cron.jsonl"
+    log.write_text('{"event": "an earlier night"}\n')
     database = open_database(database_url)
     with catalogue_lock(database.engine, "ingest"):
         loud = ingest(str(archive), "--db", database_url)
         quiet = ingest(str(archive), "--db", database_url, "-q")
+        scripted = ingest(str(archive), "--db", database_url, "--json", "--log", str(log))
     database.engine.dispose()
     assert loud.code == 75 and "another command is changing this catalogue" in loud.stderr
     assert (quiet.code, quiet.stdout, quiet.stderr) == (75, "", "")
     assert catalogue(database_url) == {}
+    [line] = scripted.stdout.splitlines()  # one JSON object, also for a refusal
+    refused = json.loads(line)
+    assert (refused["exit_code"], refused["stopped"]) == (75, None)
+    assert "another command" in refused["reason"] and refused["files"]["done"] == 0
+
+    nowhere = ingest(str(tmp_path / "nowhere"), "--db", database_url, "--json", "--log", str(log))
+    assert nowhere.code == 1 and json.loads(nowhere.stdout)["reason"].endswith("does not exist")
+    logged = log.read_text().splitlines()  # appended to, never truncated: one line a refusal
+    assert logged[0] == '{"event": "an earlier night"}'
+    assert [json.loads(entry)["exit_code"] for entry in logged[1:]] == [75, 1]
+
+
+def test_a_full_disk_is_one_line(cli, tmp_path, sqlite_url):
+    (tmp_path / "empty").mkdir()
+    full = cli("ingest", str(tmp_path / "empty"), "--db", sqlite_url, "--log", "/dev/full")
+    assert full.exit_code == 1
+    assert full.stderr.startswith("archivetag: error: the disk holding /dev/full is full (")
+    assert len(full.stderr.splitlines()) == 1
 
 
 def test_quiet_runs_say_only_what_failed(ingest, archive, sqlite_url, tmp_path):
@@ -186,7 +208,7 @@ def test_quiet_runs_say_only_what_failed(ingest, archive, sqlite_url, tmp_path):
     assert result.code == 3
     assert result.stdout == ""
     lines = [line for line in result.stderr.splitlines() if "TINY RANDOM" not in line]
-    assert lines == ["archivetag: 1 file failed in this run; see `archivetag failures`"]
+    assert lines == [f"failed: {archive / 'cut.m4a'}: {catalogue(sqlite_url)['cut.m4a'].reason}"]
     events = [__import__("json").loads(line) for line in log.read_text().splitlines()]
     assert {e["event"] for e in events} == {"stage", "file", "summary"}
     assert sum(e["event"] == "file" for e in events) == len(GOOD_FILES) + len(BAD_FILES)
@@ -210,7 +232,7 @@ def test_gpu_replicas_are_pinned_one_per_declared_gpu(ingest, archive, sqlite_ur
     (archive / "video" / "clip.mp4").unlink()
     monkeypatch.setenv("ARCHIVETAG_RAY_LOCAL_GPUS", "2")
     result = ingest(str(archive), "--db", sqlite_url, "--json")
-    placements = result.summary["replicas"]
+    placements = result.summary["placements"]
     assert len(placements) == 2
     assert sorted(p["gpu_ids"][0] for p in placements) == ["0", "1"]
     assert {p["cuda_visible_devices"] for p in placements} == {"0", "1"}

@@ -11,31 +11,13 @@ from sqlalchemy import func, select
 
 from archivetag.config import load_settings
 from archivetag.index.annotation_import import import_annotations
-from archivetag.ingest.discover import Candidate
-from archivetag.ingest.outcome import Outcome
-from archivetag.pipeline.results import FileResult, TaggedSegment, Window
 from archivetag.pipeline.store import CatalogueWriter
 from archivetag.storage.database import open_database
 from archivetag.storage.lock import catalogue_lock
 from archivetag.storage.schema import Annotation, Embedding, MediaFile, Segment, SegmentTag
+from tests.pipeline.conftest import KEY, store_file
 
-KEY = {"model": {"model_id": "test-model", "revision": "r1", "tiny_random_checkpoint": True}}
 SEGMENTS_PER_FILE = 3
-
-
-def _stored(writer: CatalogueWriter, path: str, embedder: str, rng) -> int:
-    """One file as ingest stores it: scan segments with a caption, tags and a vector."""
-    segments = []
-    for index in range(SEGMENTS_PER_FILE):
-        vector = rng.standard_normal(384).astype("<f2")
-        segments.append(TaggedSegment(
-            Window(index, index * 10.0, index * 10.0 + 10.0, -20.0, -3.0, False),
-            answers={"caption": f"{path} sound {index}", "tags": "Dog; Bark"},
-            tags=(("Dog", "dog"), ("Bark", "bark")),
-            embedding=vector.tobytes(), embedded_text_hash=f"{index:064d}"))
-    candidate = Candidate(path.encode(), 1000, 1, 0, 0, f"{path}-fingerprint")
-    return writer.store(FileResult(candidate, Outcome("done", decoded_s=30.0),
-                                   f"{path}-hash", tuple(segments)))
 
 
 @pytest.fixture
@@ -46,7 +28,7 @@ def pruned_catalogue(database_url: str, tmp_path: Path):
     rng = np.random.default_rng(0)
     with database.sessions() as session:
         writer = CatalogueWriter.begin(session, KEY, "test-model@r1", settings["index.embedder"])
-        ids = {name: _stored(writer, f"/archive/{name}", settings["index.embedder"], rng)
+        ids = {name: store_file(writer, f"/archive/{name}", rng, SEGMENTS_PER_FILE)
                for name in ("kept.wav", "here.wav", "gone.wav", "gone-annotated.wav")}
         writer.mark_missing([ids["gone.wav"], ids["gone-annotated.wav"]])
         writer.finish("done", {})

@@ -1,0 +1,65 @@
+"""The single writer on both databases: any text stores, a refused file fails alone, and a
+full disk ends the run with one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import select, text
+
+from archivetag.pipeline.store import CatalogueWriter
+from archivetag.storage.database import open_database
+from archivetag.storage.disk import DiskFull
+from archivetag.storage.schema import Annotation, MediaFile, Tag
+from tests.pipeline.conftest import KEY, tagged_file
+
+
+@pytest.fixture
+def writer(database_url):
+    database = open_database(database_url)
+    with database.sessions() as session:
+        yield CatalogueWriter.begin(session, KEY, "test-model@r1", "embedder")
+    database.engine.dispose()
+
+
+def test_model_text_with_control_characters_is_stored_on_every_database(writer):
+    rng = np.random.default_rng(1)
+    result = tagged_file("/archive/nul.wav", rng, 2, caption="a dog\x00 barks\x07\tloudly\n")
+    file_id, refused = writer.store(result)
+    assert refused is None
+    captions = writer.session.scalars(select(Annotation.text).where(
+        Annotation.kind == "caption")).all()
+    assert captions == ["a dog barks\tloudly\n"] * 2
+    writer._tag_ids.clear()
+    assert writer._tag_id("Dog\x00") == writer._tag_id("Dog")  # one tag, as stored
+
+
+def test_a_file_the_database_refuses_fails_alone(writer):
+    rng = np.random.default_rng(2)
+    broken = tagged_file("/archive/broken.wav", rng, 2, end_s=lambda i: -1.0)  # end < start
+    file_id, refused = writer.store(broken)
+    assert refused.startswith("its results could not be stored (")
+    assert "INSERT" not in refused and "-1.0" not in refused  # no statement, no parameters
+    row = writer.session.get(MediaFile, file_id)
+    assert (row.status, row.reason) == ("failed", refused)
+    good_id, refused = writer.store(tagged_file("/archive/good.wav", rng, 2))  # the run goes on
+    assert refused is None and writer.session.get(MediaFile, good_id).status == "done"
+
+
+def test_a_full_sqlite_database_stops_the_run_with_one_line(sqlite_url):
+    database = open_database(sqlite_url)
+    with database.sessions() as session:
+        writer = CatalogueWriter.begin(session, KEY, "test-model@r1", "embedder")
+        pages = session.execute(text("PRAGMA page_count")).scalar()
+        session.execute(text(f"PRAGMA max_page_count = {pages + 60}"))
+        rng = np.random.default_rng(3)
+        with pytest.raises(DiskFull) as full:
+            for number in range(50):
+                writer.store(tagged_file(f"/archive/f{number}.wav", rng, 20))
+        message = str(full.value)
+        assert "is full" in message and "MB free" in message and "\n" not in message
+        assert str(sqlite_url.removeprefix("sqlite:///").rsplit("/", 1)[0]) in message
+        stored = session.scalars(select(MediaFile.status)).all()
+        assert stored and set(stored) == {"done"}  # what was committed before is intact
+        assert session.scalar(select(Tag.id).limit(1)) is not None
+    database.engine.dispose()
