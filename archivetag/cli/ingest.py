@@ -103,7 +103,7 @@ def ingest(
         _print_plan(report, verbose)
     elif not quiet and report.get("wall_seconds") is not None:
         _print_summary(report)
-    if quiet:
+    if not json_output:
         _print_problems(report.get("problems", []))
     if report.get("reason") and report.get("wall_seconds") is not None:  # a run that refused
         print(f"archivetag: {report['reason']}", file=sys.stderr)  # to mark files missing
@@ -114,7 +114,8 @@ QUIET_PROBLEMS = 20  # lines a -q run prints before pointing at `archivetag fail
 
 
 def _print_problems(problems: list[dict]) -> None:
-    """Under -q: one line per file that needs attention, for cron's mail."""
+    """One line per file that needs attention (also under -q: it is what cron mails), each
+    reported by one run only (README, "Exit codes")."""
     for problem in problems[:QUIET_PROBLEMS]:
         print(f"{problem['status']}: {problem['path']}: {problem['reason']}", file=sys.stderr)
     if len(problems) > QUIET_PROBLEMS:
@@ -147,8 +148,6 @@ def _print_summary(report: dict) -> None:
         print(f"time limit reached after {report['files_tagged']} files; the next run goes on")
     elif report["stopped"]:
         print(f"stopped early ({report['stopped']}): the next run does the rest")
-    if report["problems"]:
-        print(f"{len(report['problems'])} failed in this run (listed above): see `archivetag failures`")
 
 
 ingest_command = settings_options(ingest, setting_flags={"model": "model.id",

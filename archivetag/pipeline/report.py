@@ -28,7 +28,6 @@ class RunCounts:
 
     plan: Counter = field(default_factory=Counter)  # plan Category -> files
     outcomes: Counter = field(default_factory=Counter)  # done / failed / skipped / missing
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) this run
     files_tagged: int = 0  # files that went through the model stage, whatever the outcome
     segments: int = 0
     silent_segments: int = 0

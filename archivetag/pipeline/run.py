@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,6 +37,7 @@ from archivetag.pipeline.roots import RootGuard, network_filesystem_warning
 from archivetag.pipeline.store import CatalogueWriter
 from archivetag.storage.database import open_database
 from archivetag.storage.disk import disk_full, free_mb, is_disk_full
+from archivetag.storage.queries import unreported_problems
 
 EXIT_OK, EXIT_FATAL, EXIT_FAILED_FILES, EXIT_INTERRUPTED = 0, 1, 3, 130
 INDEX_EVERY_S = 300.0  # the search index catches up this often during a long run
@@ -291,8 +292,6 @@ class IngestRun:
             self.counts.segments += sum(1 for s in result.segments if not s.window.silent)
             self.counts.silent_segments += sum(1 for s in result.segments if s.window.silent)
             self.counts.learn_rate(result.candidate.size, outcome.decoded_s)
-            if outcome.warning:
-                self.reporter.say(f"partly read: {display_path(path)}: {outcome.warning}")
         else:
             self.planner.seen_ids.add(self.writer.record_outcome(path, outcome, result.candidate))
         self._count_outcome(path, outcome.status, outcome.reason or outcome.warning)
@@ -300,9 +299,6 @@ class IngestRun:
 
     def _count_outcome(self, path: bytes, status: str, reason: str | None) -> None:
         self.counts.outcomes[status] += 1
-        if status == "failed":
-            self.counts.failures.append((display_path(path), reason or ""))
-            self.reporter.say(f"failed: {display_path(path)}: {reason}")
         self._log_file(path, status, reason)
 
     def _log_file(self, path: bytes, status: str, reason: str | None) -> None:
@@ -373,11 +369,12 @@ class IngestRun:
         wall = time.monotonic() - self.started
         pool = self.pool
         replicas = len(pool.replicas) if pool else 0
+        problems = unreported_problems(self.session, self.writer.run)
         if stopped == "interrupted":
             code = EXIT_INTERRUPTED
         elif refusal:
             code = EXIT_FATAL
-        elif counts.outcomes["failed"]:
+        elif problems:
             code = EXIT_FAILED_FILES
         else:
             code = EXIT_OK
@@ -402,7 +399,7 @@ class IngestRun:
             replica_restarts=pool.stats.replica_restarts if pool else 0,
             segments_per_second_per_replica=(
                 round(counts.segments / wall / replicas, 3) if replicas else None),
-            problems=[{"path": p, "status": "failed", "reason": r} for p, r in counts.failures],
+            problems=[asdict(problem) for problem in problems],
         )
         status = {"interrupted": "interrupted", "time limit": "done"}.get(stopped or "", "done")
         self.writer.finish("failed" if refusal else status, report)

@@ -171,6 +171,7 @@ class CatalogueWriter:
         row = self._row(result.candidate.path)
         self._describe(row, result.candidate, result.outcome)
         row.status, row.reason, row.warning = "done", None, result.outcome.warning
+        row.failed_in_run_id = self.run_id if result.outcome.warning else None  # partly read
         row.content_hash = result.content_hash
         row.provenance_id = self.provenance.id if self.provenance else None
         row.processed_at = utcnow()

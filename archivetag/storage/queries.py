@@ -89,6 +89,32 @@ def mark_interrupted_runs(session: Session) -> None:
     session.flush()
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A file that needs someone's attention: failed, or done but only partly read."""
+
+    path: str  # display form
+    status: str  # failed | partial
+    reason: str
+
+
+def unreported_problems(session: Session, run: Run) -> list[Problem]:
+    """Problems recorded since the last ingest that printed its summary, up to `run`:
+    each is reported by the first run that completes after it was recorded, and by no later
+    one (design.md, "once"). A killed run printed nothing, so what it recorded is here."""
+    earlier = session.execute(select(Run.id, Run.summary).where(
+        Run.command == "ingest", Run.id < run.id).order_by(Run.id.desc()))
+    reported = next((run_id for run_id, summary in earlier
+                     if summary and "exit_code" in summary), 0)
+    rows = session.execute(
+        select(MediaFile.display_path, MediaFile.status, MediaFile.reason, MediaFile.warning)
+        .where(MediaFile.failed_in_run_id > reported, MediaFile.failed_in_run_id <= run.id,
+               MediaFile.status.in_(("failed", "done")))
+        .order_by(MediaFile.display_path))
+    return [Problem(path, "failed", reason or "") if status == "failed"
+            else Problem(path, "partial", warning or "") for path, status, reason, warning in rows]
+
+
 def finish_run(session: Session, run: Run, status: str, summary: dict) -> None:
     run.status = status
     run.summary = summary

@@ -3,6 +3,8 @@ full disk ends the run with one line."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sqlalchemy import select, text
@@ -63,3 +65,31 @@ def test_a_full_sqlite_database_stops_the_run_with_one_line(sqlite_url):
         assert stored and set(stored) == {"done"}  # what was committed before is intact
         assert session.scalar(select(Tag.id).limit(1)) is not None
     database.engine.dispose()
+
+
+def test_problems_of_a_killed_run_are_reported_once_by_the_next(sqlite_url, cli, tmp_path,
+                                                                tiny_dir, monkeypatch):
+    from dataclasses import replace
+
+    from archivetag.ingest.outcome import Outcome
+
+    database = open_database(sqlite_url)
+    with database.sessions() as session:  # what a run killed before its summary leaves
+        writer = CatalogueWriter.begin(session, KEY, "test-model@r1", "embedder")
+        rng = np.random.default_rng(4)
+        writer.record_outcome(b"/archive/bad.wav", Outcome("failed", "not a readable WAV file"))
+        cut = tagged_file("/archive/cut.mp3", rng, 1)
+        writer.store(replace(cut, outcome=Outcome("done", warning="decoded 1.2 of 88.0 s")))
+    database.engine.dispose()
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("ARCHIVETAG_MODEL_ID", str(tiny_dir))
+
+    night = cli("ingest", str(tmp_path / "empty"), "--db", sqlite_url, "-q")
+    assert night.exit_code == 3
+    assert night.stderr.splitlines() == ["failed: /archive/bad.wav: not a readable WAV file",
+                                         "partial: /archive/cut.mp3: decoded 1.2 of 88.0 s"]
+    next_night = cli("ingest", str(tmp_path / "empty"), "--db", sqlite_url, "-q")
+    assert (next_night.exit_code, next_night.stdout, next_night.stderr) == (0, "", "")
+    runs = cli("status", "--db", sqlite_url, "--json")
+    statuses = [run["status"] for run in json.loads(runs.stdout)["runs"]]
+    assert statuses == ["done", "done", "interrupted"]
