@@ -105,6 +105,7 @@ class Settings:
     values: dict[str, Any]
     sources: dict[str, str] = field(default_factory=dict)
     config_file: Path | None = None
+    warnings: tuple[str, ...] = ()  # near misses among the environment's ARCHIVETAG_* names
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -270,17 +271,27 @@ def load_settings(
     if environ.get(HOME_ENV):
         resolver.set("data_dir", environ[HOME_ENV], f"${HOME_ENV}")
     by_env_name = {env_name(key): key for key in resolver.declared}
+    warnings = []
     for name, text in environ.items():
-        if name.startswith(ENV_PREFIX) and name not in (CONFIG_ENV, HOME_ENV, FAULT_ENV):
-            if name not in by_env_name:
-                hint = difflib.get_close_matches(name, by_env_name, n=1)
-                extra = f" (did you mean {hint[0]}?)" if hint else ""
-                raise ConfigError(f"${name}: no such setting{extra}")
+        if not name.startswith(ENV_PREFIX) or name in (CONFIG_ENV, HOME_ENV, FAULT_ENV):
+            continue
+        if name in by_env_name:
             resolver.set(by_env_name[name], text, f"${name}", from_text=True)
+        elif hint := _near_miss(name, by_env_name):
+            warnings.append(f"${name} is not a setting and is ignored (did you mean ${hint}?)")
 
     for key, value in (overrides or {}).items():
         if value is not None:
             resolver.set(key, value, "command line")
 
     resolver.check_whole()
-    return Settings(values=resolver.values, sources=resolver.sources, config_file=path)
+    return Settings(values=resolver.values, sources=resolver.sources, config_file=path,
+                    warnings=tuple(warnings))
+
+
+def _near_miss(name: str, known: dict[str, str]) -> str | None:
+    """The setting variable `name` was probably meant to be: another ARCHIVETAG_* variable
+    (e.g. ARCHIVETAG_TORCH, read by scripts/setup) is none of archivetag's business."""
+    suffixes = {known_name[len(ENV_PREFIX):]: known_name for known_name in known}
+    close = difflib.get_close_matches(name[len(ENV_PREFIX):], suffixes, n=1, cutoff=0.8)
+    return suffixes[close[0]] if close else None

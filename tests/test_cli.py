@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from archivetag.storage.database import open_database
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
@@ -41,24 +43,41 @@ def test_console_script_starts_without_heavy_imports() -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_status_on_an_empty_data_dir(cli, isolated_environment: Path) -> None:
-    result = cli("status", "--json")
-    assert result.exit_code == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert report["files"] == {"pending": 0, "done": 0, "failed": 0, "skipped": 0, "missing": 0}
-    assert report["segments"] == 0 and report["runs"] == []
-    assert report["database"] == f"sqlite:///{isolated_environment / 'archivetag.db'}"
-    assert (isolated_environment / "archivetag.db").exists()
+def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
+                                                tmp_path: Path) -> None:
+    mistyped = tmp_path / "arhcive-data"
+    for command in (["status"], ["search", "dog"], ["failures"], ["index", "check"],
+                    ["show", "/archive/a.wav"], ["export", "--format", "jsonl"]):
+        result = cli(*command, "--data-dir", str(mistyped))
+        assert result.exit_code == 1, (command, result.stderr)
+        assert result.stderr.startswith(
+            f"archivetag: error: no catalogue at {mistyped / 'archivetag.db'} ("), command
+        assert not mistyped.exists(), command
 
+    assert cli("annotations", "import", str(write_lines(tmp_path))).exit_code == 0  # makes one
+    report = json.loads(cli("status", "--json").stdout)
+    assert report["files"] == {"pending": 1, "done": 0, "failed": 0, "skipped": 0, "missing": 0}
+    assert report["database"] == f"sqlite:///{isolated_environment / 'archivetag.db'}"
     human = cli("status")
     assert human.exit_code == 0
-    assert "0 done" in human.stdout and "runs      none yet" in human.stdout
+    assert "1 pending" in human.stdout and "runs      none yet" in human.stdout
+
+
+def write_lines(folder: Path) -> Path:
+    lines = folder / "notes.jsonl"
+    lines.write_text(json.dumps({"path": "/archive/a.wav", "start": 0, "end": 5,
+                                 "caption": "a door slams"}) + "\n")
+    return lines
 
 
 @pytest.mark.postgres
 def test_status_on_postgresql_hides_the_password(cli, postgres_server, postgres_url) -> None:
     name = postgres_url.rsplit("/", 1)[1]
     with_password = postgres_server.url(name, password="hunter2")  # trust auth ignores it
+    empty = cli("status", "--db", with_password)  # an empty database is not a catalogue
+    assert empty.exit_code == 1 and "no catalogue at postgresql+psycopg://archivetag:***@" in (
+        empty.stderr) and "hunter2" not in empty.stderr
+    open_database(postgres_url).engine.dispose()  # as a first ingest makes it
     for args in (("status",), ("status", "--json")):
         result = cli(*args, "--db", with_password)
         assert result.exit_code == 0, result.stderr

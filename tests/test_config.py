@@ -79,8 +79,20 @@ def test_wrong_file_values_name_the_key_file_and_what_is_allowed(
 def test_wrong_environment_values_are_reported() -> None:
     with pytest.raises(ConfigError, match=r"\$ARCHIVETAG_MODEL_BATCH_SIZE: model.batch_size = 'many'"):
         load_settings(environ={"ARCHIVETAG_MODEL_BATCH_SIZE": "many"})
-    with pytest.raises(ConfigError, match="did you mean ARCHIVETAG_SEGMENT_LENGTH"):
-        load_settings(environ={"ARCHIVETAG_SEGMENT_LENGHT": "5"})
+
+
+
+def test_other_archivetag_variables_never_fail_a_command(cli, monkeypatch) -> None:
+    near = load_settings(environ={"ARCHIVETAG_SEGMENT_LENGHT": "5", "ARCHIVETAG_TORCH": "x"})
+    assert near.warnings == ("$ARCHIVETAG_SEGMENT_LENGHT is not a setting and is ignored "
+                             "(did you mean $ARCHIVETAG_SEGMENT_LENGTH?)",)
+    assert near["segment.length"] == 10.0
+    monkeypatch.setenv("ARCHIVETAG_TORCH", "torch==2.4")  # README's setup pin
+    monkeypatch.setenv("ARCHIVETAG_SEARCH_LIMTI", "3")
+    shown = cli("config", "show")
+    assert shown.exit_code == 0
+    assert shown.stderr == ("archivetag: warning: $ARCHIVETAG_SEARCH_LIMTI is not a setting and "
+                            "is ignored (did you mean $ARCHIVETAG_SEARCH_LIMIT?)\n")
 
 
 def test_user_defined_task_takes_the_built_in_shape(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def import_command(
 
     if not file.is_file():
         raise UserError(f"{file}: no such file")
-    database = open_catalogue(settings)
+    database = open_catalogue(settings, create=True)
     try:
         with catalogue_lock(database.engine, "annotations import"):
             with database.sessions() as session:

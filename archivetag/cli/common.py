@@ -64,6 +64,8 @@ def settings_options(command: Callable[..., Any] | None = None, *,
         overrides = {"data_dir": str(data_dir) if data_dir else None, "db": db}
         overrides.update({key: kwargs.pop(name) for name, key in flags.items()})
         settings = load_settings(config_file, overrides=overrides)
+        for warning in settings.warnings:
+            print(f"archivetag: warning: {warning}", file=sys.stderr)
         return command(*args, settings=settings, **kwargs)
 
     parameters = own + added
@@ -77,8 +79,10 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
-def open_catalogue(settings: Settings):
-    """The database the settings name, at the current schema (created if new)."""
+def open_catalogue(settings: Settings, create: bool = False):
+    """The database the settings name, at the current schema. Only a command that adds to
+    the catalogue passes `create`: a read command pointed at a data dir or database without a
+    catalogue says so (exit 1) and creates nothing."""
     from archivetag.storage.database import open_database
 
-    return open_database(settings.database_url())
+    return open_database(settings.database_url(), create=create)

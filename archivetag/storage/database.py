@@ -170,13 +170,38 @@ class Database:
         return safe_url(str(self.engine.url))
 
 
-def open_database(url: str) -> Database:
-    """Opens the database, creating the schema in an empty one; refuses a wrong version."""
+def _no_sqlite_file(url: str) -> bool:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False  # make_engine says what is wrong with it
+    return parsed.get_backend_name() == "sqlite" and (
+        not parsed.database or not Path(parsed.database).expanduser().is_file())
+
+
+def _absent(url: str) -> DatabaseError:
+    parsed = make_url(url)
+    where = parsed.database if parsed.get_backend_name() == "sqlite" else safe_url(url)
+    return DatabaseError(f"no catalogue at {where} (is --data-dir or --db right?): "
+                         "`archivetag ingest PATH` or `archivetag annotations import FILE` "
+                         "makes one")
+
+
+def open_database(url: str, create: bool = True) -> Database:
+    """Opens the database, creating the schema in an empty one; refuses a wrong version.
+
+    With `create` False (read commands, which never write: README) a missing SQLite file or
+    an empty database is an error instead, and nothing is created.
+    """
+    if not create and _no_sqlite_file(url):
+        raise _absent(url)
     engine = make_engine(url)
     try:
         if _recorded_version(engine) == SCHEMA_HEAD:
             return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
         state = schema_state(engine)
+        if state.current is None and not create:
+            raise _absent(url)
         if state.current is None:
             state = upgrade(engine)
         elif state.current not in _known_revisions():
