@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from archivetag.storage.database import open_database
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
@@ -46,13 +44,13 @@ def test_console_script_starts_without_heavy_imports() -> None:
 def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
                                                 tmp_path: Path) -> None:
     mistyped = tmp_path / "arhcive-data"
-    for command in (["status"], ["search", "dog"], ["failures"], ["index", "check"],
-                    ["show", "/archive/a.wav"], ["export", "--format", "jsonl"]):
-        result = cli(*command, "--data-dir", str(mistyped))
-        assert result.exit_code == 1, (command, result.stderr)
+    for read in (["status"], ["search", "dog"], ["failures"], ["index", "check"],
+                 ["show", "/archive/a.wav"], ["export", "--format", "jsonl"]):
+        result = cli(*read, "--data-dir", str(mistyped))
+        assert result.exit_code == 1, (read, result.stderr)
         assert result.stderr.startswith(
-            f"archivetag: error: no catalogue at {mistyped / 'archivetag.db'} ("), command
-        assert not mistyped.exists(), command
+            f"archivetag: error: no catalogue at {mistyped / 'archivetag.db'} ("), read
+        assert not mistyped.exists(), read
 
     assert cli("annotations", "import", str(write_lines(tmp_path))).exit_code == 0  # makes one
     report = json.loads(cli("status", "--json").stdout)
