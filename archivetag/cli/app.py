@@ -19,6 +19,7 @@ from archivetag.cli import (
     prune,
     search,
     status,
+    tags,
 )
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ app.command("status")(status.status)
 app.command("show")(files.show)
 app.command("failures")(files.failures)
 app.command("prune")(prune.prune)
+app.command("tags")(tags.tags)
 app.add_typer(config_group.app, name="config")
 app.add_typer(db_group.app, name="db")
 app.add_typer(model_group.app, name="model")

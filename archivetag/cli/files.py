@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings_options
+from archivetag.cli.output import Output, emit, output_options, print_table
 from archivetag.config import Settings
 from archivetag.errors import UserError
-
-NullFlag = Annotated[bool, typer.Option("-0", "--null", help="Only the paths, each ended by NUL (for xargs -0).")]
 
 
 @settings_options
@@ -65,25 +63,26 @@ def show(
 
 
 @settings_options
-def failures(settings: Settings, json_output: JsonFlag = False, null: NullFlag = False) -> None:
-    """List failed and skipped files with the reason (retry failed ones with --retry-failed)."""
-    from archivetag.index.render import printable
-    from archivetag.storage.queries import files_with_status
+@output_options
+def failures(settings: Settings, output: Output) -> None:
+    """List files that failed, were only partly read, or were skipped, with the reason
+    (retry failed ones with `ingest --retry-failed`)."""
+    from archivetag.storage.queries import files_needing_attention
 
     database = open_catalogue(settings)
     try:
         with database.sessions() as session:
-            rows = [(row.path, row.display_path, row.status, row.reason, row.attempts)
-                    for row in files_with_status(session, ("failed", "skipped"))]
+            found = list(files_needing_attention(session))
     finally:
         database.engine.dispose()
-    if null:
-        sys.stdout.buffer.write(b"".join(path + b"\0" for path, *_ in rows))
-    elif json_output:
-        print_json([{"path": shown, "status": status, "reason": reason, "attempts": attempts}
-                    for _, shown, status, reason, attempts in rows])
-    elif not rows:
-        typer.echo("no failed or skipped files")
-    else:
-        for _, shown, status, reason, _ in rows:
-            typer.echo(f"{status:8} {shown}: {printable(reason or '')}")
+    rows = [{"path": row.display_path, "status": status, "reason": reason,
+             "attempts": row.attempts} for row, status, reason in found]
+    emit(output, rows, _failures_table, paths=[row.path for row, _, _ in found])
+
+
+def _failures_table(rows) -> None:
+    from archivetag.index.render import printable
+
+    print_table(("status", "path", "reason"),
+                [(r["status"], printable(r["path"]), printable(r["reason"] or "")) for r in rows],
+                empty="no failed, partly read or skipped files")

@@ -189,8 +189,39 @@ def segment_tags(session: Session, segment_ids: list[int]) -> dict[int, list[str
     return tags
 
 
-def files_with_status(session: Session, statuses: tuple[str, ...]) -> Iterator[MediaFile]:
-    """Stored files in these statuses, by path, streamed (an archive may have millions)."""
-    query = (select(MediaFile).where(MediaFile.status.in_(statuses))
+def files_needing_attention(session: Session) -> Iterator[tuple[MediaFile, str, str | None]]:
+    """(file, status, reason) of the files that failed, were only partly read ("partial")
+    or were skipped, by path, streamed (an archive may have millions)."""
+    partial = (MediaFile.status == "done") & MediaFile.warning.is_not(None)
+    query = (select(MediaFile).where(MediaFile.status.in_(("failed", "skipped")) | partial)
              .order_by(MediaFile.path).execution_options(yield_per=1000))
-    yield from session.scalars(query)
+    for row in session.scalars(query):
+        if row.status == "done":
+            yield row, "partial", row.warning
+        else:
+            yield row, row.status, row.reason
+
+
+@dataclass(frozen=True)
+class TagCount:
+    tag: str
+    segments: int  # segments carrying the tag
+    files: int  # files with at least one such segment
+
+
+def tag_counts(session: Session, pattern: str | None = None) -> list[TagCount]:
+    """The tags in use, most used first; `pattern` a glob (`*`, `?`) on the tag name, or a
+    plain substring when it has no wildcard."""
+    query = (select(Tag.name, func.count(func.distinct(SegmentTag.segment_id)),
+                    func.count(func.distinct(Segment.file_id)))
+             .join(SegmentTag, SegmentTag.tag_id == Tag.id)
+             .join(Segment, Segment.id == SegmentTag.segment_id)
+             .group_by(Tag.name))
+    if pattern:
+        escaped = pattern.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = escaped.replace("*", "%").replace("?", "_")
+        if like == escaped:
+            like = f"%{like}%"
+        query = query.where(Tag.name.like(like, escape="\\"))
+    rows = session.execute(query).all()
+    return sorted((TagCount(*row) for row in rows), key=lambda t: (-t.segments, t.tag))

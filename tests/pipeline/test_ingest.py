@@ -257,6 +257,6 @@ def test_show_and_failures_report_what_was_stored(ingest, archive, sqlite_url, c
     listed = __import__("json").loads(cli("failures", "--db", sqlite_url, "--json").stdout)
     assert {(os.path.basename(f["path"]), f["status"]) for f in listed} == {
         (name, status) for name, (status, _) in BAD_FILES.items()}
-    nul = cli("failures", "--db", sqlite_url, "-0")
+    nul = cli("failures", "--db", sqlite_url, "--paths", "-0")
     assert sorted(nul.stdout.split("\0")[:-1]) == sorted(
         str(next(archive.rglob(name))) for name in BAD_FILES)

@@ -93,3 +93,7 @@ def test_problems_of_a_killed_run_are_reported_once_by_the_next(sqlite_url, cli,
     runs = cli("status", "--db", sqlite_url, "--json")
     statuses = [run["status"] for run in json.loads(runs.stdout)["runs"]]
     assert statuses == ["done", "done", "interrupted"]
+    listed = json.loads(cli("failures", "--json", "--db", sqlite_url).stdout)
+    assert [(f["path"], f["status"], f["reason"]) for f in listed] == [
+        ("/archive/bad.wav", "failed", "not a readable WAV file"),
+        ("/archive/cut.mp3", "partial", "decoded 1.2 of 88.0 s")]

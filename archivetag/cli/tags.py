@@ -1,0 +1,34 @@
+"""`archivetag tags [PATTERN]`: the tag vocabulary in use, with how often each is used."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from archivetag.cli.common import open_catalogue, settings_options
+from archivetag.cli.output import Output, emit, output_options, print_table
+from archivetag.config import Settings
+
+
+@settings_options
+@output_options(paths=False)
+def tags(
+    settings: Settings,
+    output: Output,
+    pattern: Annotated[Optional[str], typer.Argument(help="Only tags matching this: a glob (dog*, *bark) or a part of the name.", show_default=False)] = None,
+) -> None:
+    """List the tags in use, most used first, with their segment and file counts."""
+    from archivetag.storage.queries import tag_counts
+
+    database = open_catalogue(settings)
+    try:
+        with database.sessions() as session:
+            counts = tag_counts(session, pattern)
+    finally:
+        database.engine.dispose()
+    rows = [{"tag": count.tag, "class_id": None, "segments": count.segments,
+             "files": count.files} for count in counts]
+    emit(output, rows, lambda shown: print_table(
+        ("tag", "segments", "files"), [(r["tag"], r["segments"], r["files"]) for r in shown],
+        empty="no tags" + (f" match {pattern!r}" if pattern else "")))

@@ -1,0 +1,42 @@
+"""Listing commands share one output contract: table, --json, --nl, --csv, --paths -0."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from tests.index.conftest import LINES
+
+
+def test_tags_lists_the_vocabulary_in_every_format(catalogue, cli, database_url):
+    result = cli("tags", "--json", "--db", database_url)
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    expected = {}
+    for line in LINES:
+        tags = line["tags"] if isinstance(line["tags"], list) else line["tags"].split(";")
+        for tag in {t.strip().lower() for t in tags}:
+            expected.setdefault(tag, []).append(line["path"])
+    assert {row["tag"]: (row["segments"], row["files"]) for row in rows} == {
+        tag: (len(paths), len(set(paths))) for tag, paths in expected.items()}
+    assert all(row["class_id"] is None for row in rows)
+    assert [row["segments"] for row in rows] == sorted((r["segments"] for r in rows), reverse=True)
+
+    lines = cli("tags", "rain*", "--nl", "--db", database_url).stdout.splitlines()
+    assert sorted(json.loads(line)["tag"] for line in lines) == ["rain", "rain on surface"]
+    table = list(csv.DictReader(io.StringIO(cli("tags", "horn", "--csv", "--db",
+                                                database_url).stdout)))
+    assert table == [{"tag": "car horn", "class_id": "", "segments": "1", "files": "1"}]
+    human = cli("tags", "--db", database_url).stdout
+    assert "rain on surface" in human and "…" not in human
+    assert cli("tags", "nothing-like-it", "--db", database_url).stdout == (
+        "no tags match 'nothing-like-it'\n")
+
+
+def test_flags_that_do_nothing_together_are_usage_errors(catalogue, cli, database_url):
+    both = cli("tags", "--json", "--csv", "--db", database_url)
+    assert both.exit_code == 2 and "choose one of --json, --csv" in both.stderr
+    assert cli("tags", "--paths", "--db", database_url).exit_code == 2  # tags are not files
+    lonely = cli("failures", "-0", "--json", "--db", database_url)
+    assert lonely.exit_code == 2 and "-0 goes with --paths" in lonely.stderr
