@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from archivetag.cli.common import settings_options
+from archivetag.cli.common import CommandList, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UserError
 
-app = typer.Typer(help="Import annotations from catalogues or other taggers.",
+app = typer.Typer(cls=CommandList, help="Import annotations from catalogues or other taggers.",
                   no_args_is_help=True)
 MAX_REPORTED = 20  # bad lines listed one by one; the rest are counted
 

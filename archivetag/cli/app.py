@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from archivetag import __version__
+from archivetag.cli.common import CommandList
 from archivetag.cli import (
     annotations_group,
     config_group,
@@ -22,9 +23,22 @@ from archivetag.cli import (
     tags,
 )
 
+EPILOG = """Exit codes: 0 done; 1 fatal error; 2 usage or settings error; 3 finished, but files failed
+or were only partly read since the last completed run; 75 another command holds the
+catalogue lock; 130 interrupted.
+
+Settings: defaults < config file (--config, else $ARCHIVETAG_CONFIG, else
+{config}) < ARCHIVETAG_<SECTION>_<KEY> variables < flags; `archivetag config show`
+lists them. Data (database, index, logs): --data-dir, else $ARCHIVETAG_HOME, else
+{data}."""
+
+
 app = typer.Typer(
     name="archivetag",
     help="Find sounds in audio and video archives too large to listen to.",
+    cls=CommandList,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

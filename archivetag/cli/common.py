@@ -15,7 +15,9 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from archivetag.config import Settings, load_settings
 
@@ -86,3 +88,28 @@ def open_catalogue(settings: Settings, create: bool = False):
     from archivetag.storage.database import open_database
 
     return open_database(settings.database_url(), create=create)
+
+
+class CommandList(TyperGroup):
+    """A command group whose help lists every command with its whole first sentence (click
+    would cut it at "...") and fills the {config} and {data} places of its epilog."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                text = command.short_help or (command.help or "").split("\n\n")[0]
+                rows.append((name, " ".join(text.split())))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.epilog and "{config}" in self.epilog:
+            from platformdirs import user_data_path
+
+            from archivetag.config import user_config_path
+
+            self.epilog = self.epilog.format(config=user_config_path(),
+                                             data=user_data_path("archivetag"))
+        super().format_epilog(ctx, formatter)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from archivetag.cli.common import JsonFlag, print_json, settings_options
+from archivetag.cli.common import CommandList, JsonFlag, print_json, settings_options
 from archivetag.config import Settings
 
-app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
+app = typer.Typer(cls=CommandList, help="Inspect settings.", no_args_is_help=True)
 
 
 @app.command("show")

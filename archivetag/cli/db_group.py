@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from archivetag.cli.common import settings_options
+from archivetag.cli.common import CommandList, settings_options
 from archivetag.config import Settings
 
-app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app = typer.Typer(cls=CommandList, help="Manage the database schema.", no_args_is_help=True)
 
 
 @app.command("upgrade")

@@ -10,11 +10,11 @@ import time
 
 import typer
 
-from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings_options
+from archivetag.cli.common import CommandList, JsonFlag, open_catalogue, print_json, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UserError
 
-app = typer.Typer(help="Update, check or rebuild the search index.", no_args_is_help=True)
+app = typer.Typer(cls=CommandList, help="Update, check or rebuild the search index.", no_args_is_help=True)
 
 
 class IndexMismatch(UserError):

@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import JsonFlag, print_json, settings_options
+from archivetag.cli.common import CommandList, JsonFlag, print_json, settings_options
 from archivetag.config import Settings
 
-app = typer.Typer(help="Download, inspect or make model checkpoints.", no_args_is_help=True)
+app = typer.Typer(cls=CommandList, help="Download, inspect or make model checkpoints.", no_args_is_help=True)
 
 ModelFlag = Annotated[Optional[str], typer.Option(
     "--model", help="Checkpoint directory or hub id (default: the model.id setting).")]
