@@ -249,6 +249,14 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
 
 
+def config_file_candidates(environ: dict[str, str] | None = None) -> list[str]:
+    """Where `load_settings` looks for a config file, in order (the first given wins)."""
+    environ = os.environ if environ is None else environ
+    return ["--config", f"${CONFIG_ENV}" + (f" ({environ[CONFIG_ENV]})"
+                                             if environ.get(CONFIG_ENV) else " (unset)"),
+            str(user_config_path())]
+
+
 def load_settings(
     config_file: Path | str | None = None,
     overrides: dict[str, Any] | None = None,

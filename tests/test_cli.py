@@ -58,7 +58,7 @@ def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
     assert report["database"] == f"sqlite:///{isolated_environment / 'archivetag.db'}"
     human = cli("status")
     assert human.exit_code == 0
-    assert "1 pending" in human.stdout and "runs      none yet" in human.stdout
+    assert "1 pending" in human.stdout and "runs: none yet" in human.stdout
 
 
 def write_lines(folder: Path) -> Path:

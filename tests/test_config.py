@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 import re
 from pathlib import Path
 
@@ -136,8 +137,13 @@ def test_config_show_reports_values_and_sources(cli, tmp_path: Path) -> None:
     assert shown["settings"]["search.limit"] == {"value": 5, "source": str(config)}
     assert shown["settings"]["data_dir"]["source"] == "$ARCHIVETAG_HOME"
 
-    human = cli("config", "show", "--config", str(config))
-    assert re.search(r"search\.limit\s+5\s+" + re.escape(str(config)), human.stdout)
+    human = cli("config", "show", "--config", str(config), "--db",
+                "postgresql+psycopg://archivist:hunter2@dbhost/archive")
+    document = tomllib.loads(human.stdout)  # TOML a config file could hold
+    assert document["search"]["limit"] == 5 and document["tasks"]["caption"]["max_new_tokens"]
+    assert f"limit = 5 # {config}" in human.stdout.splitlines()
+    assert human.stdout.startswith(f"# config file: read {config}; looked for: --config, ")
+    assert "hunter2" not in human.stdout and "archivist:***@dbhost" in human.stdout
 
 
 def test_bad_setting_is_one_line_and_exit_2(cli, tmp_path: Path, monkeypatch) -> None:

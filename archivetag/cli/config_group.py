@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from archivetag.cli.common import CommandList, JsonFlag, print_json, settings_options
-from archivetag.config import Settings
+from archivetag.config import Settings, config_file_candidates
 
 app = typer.Typer(cls=CommandList, help="Inspect settings.", no_args_is_help=True)
 
@@ -13,20 +13,43 @@ app = typer.Typer(cls=CommandList, help="Inspect settings.", no_args_is_help=Tru
 @app.command("show")
 @settings_options
 def show(settings: Settings, json_output: JsonFlag = False) -> None:
-    """Print the effective settings and where each came from."""
+    """Print the effective settings as TOML, each with where its value came from."""
+    from archivetag.storage.database import safe_url
+
+    looked_at = config_file_candidates()
     if json_output:
         print_json({
             "config_file": str(settings.config_file) if settings.config_file else None,
-            "settings": {key: {"value": value, "source": settings.sources[key]}
+            "config_files_looked_for": looked_at,
+            "settings": {key: {"value": safe_url(value) if key == "db" and value else value,
+                               "source": settings.sources[key]}
                          for key, value in sorted(settings.values.items())},
         })
         return
-    from rich.console import Console
-    from rich.table import Table
+    typer.echo(as_toml(settings, looked_at), nl=False)
 
-    table = Table("setting", "value", "from", box=None, pad_edge=False)
-    for key, value in sorted(settings.values.items()):
-        table.add_row(key, repr(value), settings.sources[key])
-    console = Console()
-    console.print(f"config file: {settings.config_file or 'none'}")
-    console.print(table)
+
+def as_toml(settings: Settings, looked_at: list[str]) -> str:
+    """The settings as a TOML document a config file could hold (tomlkit writes it: TOML's
+    quoting is not ours to get right), the source of each value as its comment."""
+    import tomlkit
+
+    from archivetag.storage.database import safe_url
+
+    document = tomlkit.document()
+    found = f"read {settings.config_file}" if settings.config_file else "none found"
+    document.add(tomlkit.comment(f"config file: {found}; looked for: {', '.join(looked_at)}"))
+    tables: dict[str, object] = {}
+    for key, value in sorted(settings.values.items(), key=lambda kv: (kv[0].count("."), kv[0])):
+        *sections, name = key.split(".")
+        target = document
+        for depth in range(len(sections)):
+            path = ".".join(sections[:depth + 1])
+            if path not in tables:
+                tables[path] = tomlkit.table()
+                target.add(sections[depth], tables[path])
+            target = tables[path]
+        item = tomlkit.item(safe_url(value) if key == "db" and value else value)
+        item.comment(settings.sources[key])
+        target.add(name, item)
+    return tomlkit.dumps(document)

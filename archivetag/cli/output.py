@@ -114,7 +114,7 @@ def _cell(value: Any) -> str:
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                empty: str = "nothing to show") -> None:
+                empty: str = "nothing to show", header: bool = True) -> None:
     """An aligned table for people: rich wraps long cells instead of cutting them."""
     if not rows:
         typer.echo(empty)
@@ -123,7 +123,7 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]],
     from rich.table import Column, Table
 
     drawn = Table(*(Column(name, overflow="fold") for name in columns), box=None,
-                  pad_edge=False, highlight=False)
+                  pad_edge=False, highlight=False, show_header=header)
     for row in rows:
         drawn.add_row(*(_cell(value) for value in row))
     Console(highlight=False, soft_wrap=False).print(drawn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typer
+
 from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings_options
 from archivetag.config import Settings
 
@@ -38,21 +40,26 @@ def status(settings: Settings, json_output: JsonFlag = False) -> None:
 
 
 def _print_human(report: dict) -> None:
-    from rich.console import Console
+    from archivetag.cli.output import print_table
 
-    console = Console(highlight=False)
-    console.print(f"database  {report['database']} (schema {report['schema_version']})")
-    console.print(f"data dir  {report['data_dir']}")
     files = report["files"]
-    console.print("files     " + ", ".join(f"{count} {status}" for status, count in files.items()))
-    console.print(f"segments  {report['segments']} ({report['silent_segments']} silent)")
-    console.print(f"annotations {report['annotations']} ({report['imported_annotations']} imported), "
-                  f"{report['tags']} tags on {report['tagged_segments']} segments")
-    if not report["runs"]:
-        console.print("runs      none yet")
+    print_table(("", ""), [
+        ("database", f"{report['database']} (schema {report['schema_version']})"),
+        ("data dir", report["data_dir"]),
+        ("files", ", ".join(f"{count} {status}" for status, count in files.items())),
+        ("segments", f"{report['segments']} ({report['silent_segments']} silent)"),
+        ("annotations", f"{report['annotations']} ({report['imported_annotations']} "
+                        f"imported), {report['tags']} tags on {report['tagged_segments']} "
+                        "segments"),
+    ], header=False)
+    rows = []
     for run in report["runs"]:
-        took = f", {run['duration_s']:.1f} s" if run["duration_s"] is not None else ""
-        files = (run["summary"] or {}).get("files") or {}
-        outcome = ", ".join(f"{count} {status}" for status, count in files.items() if count)
-        console.print(f"run {run['id']:>5}  {run['started_at'][:19]}  {run['command']}  "
-                      f"{run['status']}{took}" + (f": {outcome}" if outcome else ""))
+        took = f"{run['duration_s']:.1f} s" if run["duration_s"] is not None else ""
+        counts = (run["summary"] or {}).get("files") or {}
+        outcome = ", ".join(f"{count} {status.replace('_', ' ')}"
+                            for status, count in counts.items() if count)
+        rows.append((run["id"], run["started_at"][:19].replace("T", " "), run["command"],
+                     run["status"], took, outcome))
+    typer.echo()
+    print_table(("run", "started (UTC)", "command", "status", "took", "files"), rows,
+                empty="runs: none yet")
