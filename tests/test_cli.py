@@ -27,6 +27,34 @@ def test_help_lists_the_command_groups(cli) -> None:
     assert cli("--version").stdout.strip() == f"archivetag {__version__}"
 
 
+def heavy_imports_of(*args: str) -> tuple[list[str], str]:
+    """The heavy modules `archivetag ARGS` imports in a fresh process, and its stderr."""
+    probe = (
+        f"import sys; sys.argv = ['archivetag', *{list(args)!r}]\n"
+        "from archivetag.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {HEAVY_MODULES!r} if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60)
+    return eval(result.stdout.strip().splitlines()[-1]), result.stderr
+
+
+def test_model_info_answers_without_torch_when_nothing_is_downloaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    heavy, stderr = heavy_imports_of("model", "info", "--model", "someone/some-model")
+    assert "model someone/some-model at revision main is not downloaded" in stderr
+    assert "torch" not in heavy and "transformers" not in heavy
+
+
+def test_make_tiny_refuses_a_folder_with_files(cli, tmp_path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    refused = cli("model", "make-tiny", str(tmp_path / "mine"))
+    assert refused.exit_code == 2 and "is not empty" in refused.stderr and "--force" in refused.stderr
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+
+
 def test_console_script_starts_without_heavy_imports() -> None:
     script = Path(sys.executable).with_name("archivetag")
     assert script.exists() or shutil.which("archivetag"), "the archivetag command is not installed"

@@ -40,9 +40,10 @@ def info(settings: Settings, model: ModelFlag = None, json_output: JsonFlag = Fa
     from dataclasses import asdict
 
     from archivetag.tagger.midashenglm.hub import locate
-    from archivetag.tagger.midashenglm.info import model_info
 
     location = locate(settings["model.id"], settings["model.revision"] or None)
+    from archivetag.tagger.midashenglm.info import model_info  # torch: only once it is there
+
     details = model_info(location.path)
     report = {"model": settings["model.id"], "revision": location.revision, **asdict(details)}
     if json_output:
@@ -70,11 +71,19 @@ def info(settings: Settings, model: ModelFlag = None, json_output: JsonFlag = Fa
 
 @app.command("make-tiny")
 def make_tiny(
-    directory: Annotated[Path, typer.Argument(help="Where to write the checkpoint.")],
+    directory: Annotated[Path, typer.Argument(help="Where to write the checkpoint (a new or empty folder).", metavar="DIR")],
     sharded: Annotated[bool, typer.Option("--sharded", help="Write several safetensors shards with an index.")] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed of the weights.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the weights.", metavar="N")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Write into a folder that holds files already.")] = False,
 ) -> None:
     """Write a tiny random checkpoint in the official layout (for offline tries and tests)."""
+    from archivetag.errors import UsageError
+
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} exists and is not a folder")
+    if directory.is_dir() and any(directory.iterdir()) and not force:
+        raise UsageError(f"{directory} is not empty: choose a new folder, or pass --force "
+                         "to write the checkpoint's files over what is there")
     from archivetag.tagger.midashenglm.tiny import make_tiny as write
 
     write(directory, sharded=sharded, seed=seed)

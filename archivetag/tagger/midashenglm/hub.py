@@ -67,6 +67,16 @@ def locate(
         return ModelLocation(local.resolve(), None, None)
     if model.startswith(("/", ".", "~")) or local.exists():
         raise ModelLoadError(f"model directory {model} does not exist (or is not a directory)")
+    from huggingface_hub.constants import HF_HUB_CACHE  # cheap, unlike the package's API
+
+    at = f" at revision {revision}" if revision else ""
+    not_downloaded = ModelLoadError(
+        f"model {model}{at} is not downloaded: run `archivetag model pull` (needs network) "
+        "or configure a local checkpoint directory")
+    # The hub cache keeps a repository under models--ORG--NAME: without that folder there is
+    # nothing to find, and the answer comes without loading huggingface_hub's API.
+    if not (Path(cache_dir or HF_HUB_CACHE) / f"models--{model.replace('/', '--')}").is_dir():
+        raise not_downloaded
     from huggingface_hub import snapshot_download
 
     try:
@@ -80,9 +90,5 @@ def locate(
             )
         )
     except Exception:  # not cached (or not a valid id): the remedy is the same
-        at = f" at revision {revision}" if revision else ""
-        raise ModelLoadError(
-            f"model {model}{at} is not downloaded: run `archivetag model pull` "
-            "(needs network) or configure a local checkpoint directory"
-        ) from None
+        raise not_downloaded from None
     return ModelLocation(path, model, path.name)
