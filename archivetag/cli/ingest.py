@@ -59,7 +59,7 @@ def ingest(
     max_runtime: Annotated[Optional[str], typer.Option("--max-runtime", help="Stop cleanly after this long, e.g. 6h or 90m.")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="Stop cleanly at this time of day, e.g. 06:00.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Nothing on stdout or stderr unless something failed (for cron).")] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="With --dry-run, list every file.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="List every file: its plan with --dry-run, its outcome otherwise.")] = False,
     log: Annotated[Optional[Path], typer.Option("--log", help="Append JSON lines (each file's outcome, the summary) to this file.")] = None,
     json_output: JsonFlag = False,
     model: ModelFlag = None,  # both consumed into `settings` by settings_options
@@ -84,7 +84,7 @@ def ingest(
                             retry_failed=retry_failed, reprocess=reprocess.value, force=force,
                             dry_run=dry_run, deadline=deadline)
     try:
-        reporter = Reporter(quiet=quiet or json_output, log_path=log)
+        reporter = Reporter(quiet=quiet or json_output, log_path=log, verbose=verbose)
     except OSError as error:
         raise UsageError(f"--log {log}: {error.strerror}") from None
     try:

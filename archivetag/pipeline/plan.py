@@ -54,7 +54,7 @@ them when the full-content hash does not confirm the match)."""
 
 @dataclass(frozen=True)
 class PlanOptions:
-    provenance_key: str
+    provenance_key: str | None  # None: not known (a dry run without the model): never stale
     retry_failed: bool = False
     max_attempts: int = 3
     reprocess: str = "none"  # none | stale | all
@@ -173,7 +173,7 @@ class Planner:
             return Category.SKIPPED_EARLIER
         if options.reprocess == "all":
             return Category.REPROCESS
-        if key != options.provenance_key:
+        if options.provenance_key is not None and key != options.provenance_key:
             return Category.STALE if options.reprocess == "stale" else Category.STALE_KEPT
         return Category.UNCHANGED
 

@@ -49,8 +49,9 @@ class RunCounts:
 
 class Reporter:
     def __init__(self, *, quiet: bool, log_path: Path | None, interval_s: float = 30.0,
-                 stream: TextIO | None = None):
+                 stream: TextIO | None = None, verbose: bool = False):
         self.quiet = quiet
+        self.verbose = verbose and not quiet
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() and not quiet
         self.interval_s = interval_s
@@ -77,6 +78,12 @@ class Reporter:
         else:
             print(f"archivetag: warning: {text}", file=self.stream, flush=True)
 
+    def file(self, path: str, status: str, reason: str | None) -> None:
+        """A file's outcome: logged, and said under -v."""
+        if self.verbose:
+            self.say(f"{status}: {path}" + (f": {reason}" if reason else ""))
+        self.record("file", path=path, status=status, reason=reason)
+
     def record(self, event: str, **fields) -> None:
         """Appends one JSON line to the --log file; a full disk stops the logging and the run."""
         if self.log is not None:
@@ -97,13 +104,15 @@ class Reporter:
         if not self.tty:
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+        # The bar and the ETA count seconds of audio, not files: files differ in length by
+        # orders of magnitude, and the estimate of the audio to come only firms up (from
+        # bytes, at the rate learnt from files read) while the walk goes on.
         self._progress = Progress(
-            TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
-            TextColumn("{task.fields[detail]}"), TimeRemainingColumn(),
-            console=Console(file=self.stream), transient=False, redirect_stderr=False, redirect_stdout=False,
+            TextColumn("tagging"), BarColumn(), TextColumn("{task.fields[detail]}"),
+            TimeRemainingColumn(), console=Console(file=self.stream), transient=False,
+            redirect_stderr=False, redirect_stdout=False,
         )
         self._progress.start()
         self._task = self._progress.add_task("tagging", total=None, detail="")
@@ -112,16 +121,17 @@ class Reporter:
         files_done = counts.files_tagged
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = counts.segments / elapsed
-        detail = (f"{counts.segments} segments, {counts.audio_seconds / 3600:.2f} of "
-                  f"~{counts.hours_to_tag_estimate():.2f} h audio, {rate:.1f} seg/s"
-                  + (", still finding files" if walking else ""))
+        estimate_s = counts.hours_to_tag_estimate() * 3600
+        detail = (f"{files_done}/{files_to_tag} files, {counts.segments} segments, "
+                  f"{counts.audio_seconds / 3600:.2f} of ~{estimate_s / 3600:.2f} h audio, "
+                  f"{rate:.1f} seg/s" + (", still finding files" if walking else ""))
         if self._progress is not None:
-            self._progress.update(self._task, completed=files_done, total=files_to_tag,
+            self._progress.update(self._task, completed=counts.audio_seconds,
+                                  total=max(estimate_s, counts.audio_seconds, 1.0),
                                   detail=detail)
         elif not self.quiet and time.monotonic() - self._last_line >= self.interval_s:
             self._last_line = time.monotonic()
-            print(f"progress: {files_done}/{files_to_tag} files, {detail}", file=self.stream,
-                  flush=True)
+            print(f"progress: {detail}", file=self.stream, flush=True)
 
     def stop_progress(self) -> None:
         if self._progress is not None:

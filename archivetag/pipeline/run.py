@@ -15,7 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -108,8 +108,9 @@ class IngestRun:
         database = open_database(self.settings.database_url())
         self.database = database
         try:
-            with catalogue_lock(database.engine, "ingest"), database.sessions() as session, \
-                    self.stop:
+            lock = nullcontext() if self.request.dry_run else catalogue_lock(database.engine,
+                                                                               "ingest")
+            with lock, database.sessions() as session, self.stop:
                 self.session = session
                 return self._locked(session)
         except (SQLAlchemyError, OSError) as error:
@@ -129,8 +130,7 @@ class IngestRun:
 
     def _locked(self, session) -> IngestSummary:
         settings, request = self.settings, self.request
-        model = build.model_location(settings)
-        key_values = build.provenance_values(settings, model)
+        model, key_values = self._model()
         guard = RootGuard(session, request.paths, force=request.force)
         guard.check_before_walk()
         if self.database.engine.url.get_backend_name() == "sqlite":
@@ -142,7 +142,8 @@ class IngestRun:
             self.reporter.warn(f"the data dir {settings.data_dir()} has {free:.0f} MB free, less "
                                f"than ingest.min_free_mb ({settings['ingest.min_free_mb']} MB)")
         self.planner = Planner(session, PlanOptions(
-            provenance_key=build.key_of(key_values), retry_failed=request.retry_failed,
+            provenance_key=build.key_of(key_values) if key_values else None,
+            retry_failed=request.retry_failed,
             max_attempts=settings["ingest.max_attempts"], reprocess=request.reprocess))
         items = self.planner.plan(guard.watch(discover(request.paths,
                                                        build.discovery_options(settings))))
@@ -162,6 +163,21 @@ class IngestRun:
             refusal = self._finish_roots(guard)
         self._update_index(force=True)
         return self._summarise(self.stop.reason, refusal)
+
+    def _model(self):
+        """The checkpoint and the stale key of its results. A dry run needs no model: without
+        one it plans all the same, and cannot tell stale results from current ones."""
+        from archivetag.tagger.midashenglm.errors import ModelLoadError
+
+        try:
+            model = build.model_location(self.settings)
+        except ModelLoadError as error:
+            if not self.request.dry_run:
+                raise
+            self.reporter.warn(f"{error}; planning without it: stale results are not told "
+                               "apart from current ones")
+            return None, None
+        return model, build.provenance_values(self.settings, model)
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -302,7 +318,7 @@ class IngestRun:
         self._log_file(path, status, reason)
 
     def _log_file(self, path: bytes, status: str, reason: str | None) -> None:
-        self.reporter.record("file", path=display_path(path), status=status, reason=reason)
+        self.reporter.file(display_path(path), status, reason)
 
     def _progress(self) -> None:
         tagging = sum(self.counts.plan[category] for category in TAGGING)

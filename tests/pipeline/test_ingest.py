@@ -121,6 +121,10 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
         a.text for s in original.segments for a in s.annotations]
     assert annotation_count(sqlite_url) == annotations + len(duplicate.segments) * 2
 
+    os.utime(archive / "chirp.ogg", (2, 2))
+    told = ingest(str(archive), "--db", sqlite_url, "-v")  # -v: every file's outcome
+    assert told.code == 0 and f"touched: {archive / 'chirp.ogg'}" in told.stderr.splitlines()
+
 
 def test_changed_prompts_make_results_stale_but_redo_them_only_on_request(
         ingest, archive, sqlite_url, tmp_path):
