@@ -163,3 +163,30 @@ def test_db_upgrade_migrates_an_older_database_after_a_backup(cli, database_url:
     assert cli("status", "--db", database_url).exit_code == 0
     assert "is current" in cli("db", "upgrade", "--db", database_url).stdout
     engine.dispose()
+
+
+def test_docs_cli_md_is_the_help_of_every_command() -> None:
+    from archivetag.cli.docs import render
+
+    checked_in = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert checked_in == render(), "run: .venv/bin/python -m archivetag.cli.docs > docs/cli.md"
+    for python_type in ("<str>", "<list[", "<path>", "<int", "<float>", "{paths}"):
+        assert python_type not in checked_in, python_type
+    cut = [line for line in checked_in.splitlines() if line.endswith("...")
+           and not line.endswith(("[ARGS]...", "PATHS..."))]
+    assert cut == []  # no description cut short
+
+
+@pytest.mark.parametrize(("shell", "environment", "expected"), [
+    ("bash", {"COMP_WORDS": "archivetag ind", "COMP_CWORD": "1"}, "index"),
+    ("zsh", {"_TYPER_COMPLETE_ARGS": "archivetag pru"}, "prune"),
+    ("fish", {"_TYPER_COMPLETE_ARGS": "archivetag ta", "_TYPER_COMPLETE_FISH_ACTION": "get-args"},
+     "tags"),
+])
+def test_shell_completion_completes_commands(shell, environment, expected) -> None:
+    import os
+
+    script = Path(sys.executable).with_name("archivetag")
+    env = dict(os.environ, _ARCHIVETAG_COMPLETE=f"complete_{shell}", **environment)
+    done = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert expected in done.stdout, (done.stdout, done.stderr)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from archivetag.cli.common import CommandList, settings_options
+from archivetag.cli.common import PlainHelp, CommandList, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UserError
 
@@ -22,7 +22,7 @@ class SomeLinesRejected(UserError):
     exit_code = 3
 
 
-@app.command("import")
+@app.command("import", cls=PlainHelp)
 @settings_options
 def import_command(
     settings: Settings,

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from archivetag import __version__
-from archivetag.cli.common import CommandList
+from archivetag.cli.common import PlainHelp, CommandList
 from archivetag.cli import (
     annotations_group,
     config_group,
@@ -40,7 +40,7 @@ app = typer.Typer(
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -62,16 +62,16 @@ def root(
     """Find sounds in audio and video archives too large to listen to."""
 
 
-app.command("ingest")(ingest.ingest_command)
-app.command("status")(status.status)
-app.command("show")(files.show)
-app.command("failures")(files.failures)
-app.command("prune")(prune.prune)
-app.command("tags")(tags.tags)
+app.command("ingest", cls=PlainHelp)(ingest.ingest_command)
+app.command("status", cls=PlainHelp)(status.status)
+app.command("show", cls=PlainHelp)(files.show)
+app.command("failures", cls=PlainHelp)(files.failures)
+app.command("prune", cls=PlainHelp)(prune.prune)
+app.command("tags", cls=PlainHelp)(tags.tags)
 app.add_typer(config_group.app, name="config")
 app.add_typer(db_group.app, name="db")
 app.add_typer(model_group.app, name="model")
-app.command("search")(search.search)
-app.command("export")(export.export)
+app.command("search", cls=PlainHelp)(search.search)
+app.command("export", cls=PlainHelp)(export.export)
 app.add_typer(annotations_group.app, name="annotations")
 app.add_typer(index_group.app, name="index")

@@ -11,30 +11,30 @@ import functools
 import inspect
 import json
 import sys
+import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from archivetag.config import Settings, load_settings
 
 ConfigFlag = Annotated[
     Optional[Path],
     typer.Option("--config", help="Settings file (default: $ARCHIVETAG_CONFIG, else the user config dir).",
-                 show_default=False),
+                 show_default=False, metavar="FILE"),
 ]
 DataDirFlag = Annotated[
     Optional[Path],
     typer.Option("--data-dir", help="Where the database, index, logs and lock live (also $ARCHIVETAG_HOME).",
-                 show_default=False),
+                 show_default=False, metavar="DIR"),
 ]
 DbFlag = Annotated[
     Optional[str],
     typer.Option("--db", help="SQLAlchemy database URL instead of the SQLite file in the data dir.",
-                 show_default=False),
+                 show_default=False, metavar="URL"),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -71,9 +71,30 @@ def settings_options(command: Callable[..., Any] | None = None, *,
         return command(*args, settings=settings, **kwargs)
 
     parameters = own + added
+    for parameter in parameters:
+        _name_the_value(parameter)
     wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
     return wrapper
+
+
+_VALUE_NAMES = {str: "TEXT", int: "INTEGER", float: "NUMBER", Path: "PATH"}
+
+
+def _name_the_value(parameter: inspect.Parameter) -> None:
+    """Help shows what a flag takes as a word (TEXT, PATH, QUERY), as click-made tools do,
+    never a Python type such as <list[str]>; options with choices keep showing them."""
+    if typing.get_origin(parameter.annotation) is not Annotated:
+        return
+    kind, info, *_ = typing.get_args(parameter.annotation)
+    if getattr(info, "metavar", "set") is not None:
+        return
+    while typing.get_origin(kind) in (typing.Union, list, types.UnionType):
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if isinstance(info, typer.models.ArgumentInfo):
+        info.metavar = parameter.name.upper()
+    elif kind in _VALUE_NAMES:
+        info.metavar = _VALUE_NAMES[kind]
 
 
 def print_json(value: Any) -> None:
@@ -94,7 +115,7 @@ class CommandList(TyperGroup):
     """A command group whose help lists every command with its whole first sentence (click
     would cut it at "...") and fills the {config} and {data} places of its epilog."""
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: typer.Context, formatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
             command = self.get_command(ctx, name)
@@ -104,7 +125,7 @@ class CommandList(TyperGroup):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_epilog(self, ctx: typer.Context, formatter) -> None:
         if self.epilog and "{config}" in self.epilog:
             from platformdirs import user_data_path
 
@@ -113,3 +134,33 @@ class CommandList(TyperGroup):
             self.epilog = self.epilog.format(config=user_config_path(),
                                              data=user_data_path("archivetag"))
         super().format_epilog(ctx, formatter)
+
+
+class PlainHelp(TyperCommand):
+    """A command whose help names its arguments as words (`PATH...`, `[PATTERN]`), without
+    typer's type labels (`{paths}...`, `<list[str]>`)."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(_argument_word(param))
+        return pieces
+
+    def format_options(self, ctx: typer.Context, formatter) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                note = "  [required]" if param.required else ""
+                arguments.append((_argument_word(param).strip("[]"), (param.help or "") + note))
+            elif (record := param.get_help_record(ctx)) is not None:
+                options.append(record)
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+def _argument_word(param) -> str:
+    word = (param.metavar or param.name).upper() + ("..." if param.nargs != 1 else "")
+    return word if param.required else f"[{word}]"

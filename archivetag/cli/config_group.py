@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from archivetag.cli.common import CommandList, JsonFlag, print_json, settings_options
+from archivetag.cli.common import PlainHelp, CommandList, JsonFlag, print_json, settings_options
 from archivetag.config import Settings, config_file_candidates
 
 app = typer.Typer(cls=CommandList, help="Inspect settings.", no_args_is_help=True)
 
 
-@app.command("show")
+@app.command("show", cls=PlainHelp)
 @settings_options
 def show(settings: Settings, json_output: JsonFlag = False) -> None:
     """Print the effective settings as TOML, each with where its value came from."""

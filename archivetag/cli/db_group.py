@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from archivetag.cli.common import CommandList, settings_options
+from archivetag.cli.common import PlainHelp, CommandList, settings_options
 from archivetag.config import Settings
 
 app = typer.Typer(cls=CommandList, help="Manage the database schema.", no_args_is_help=True)
 
 
-@app.command("upgrade")
+@app.command("upgrade", cls=PlainHelp)
 @settings_options
 def upgrade(settings: Settings) -> None:
     """Apply schema migrations (a SQLite file is backed up first)."""

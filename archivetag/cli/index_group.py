@@ -10,7 +10,7 @@ import time
 
 import typer
 
-from archivetag.cli.common import CommandList, JsonFlag, open_catalogue, print_json, settings_options
+from archivetag.cli.common import PlainHelp, CommandList, JsonFlag, open_catalogue, print_json, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UserError
 
@@ -21,7 +21,7 @@ class IndexMismatch(UserError):
     """`index check` found the index and SQL apart."""
 
 
-@app.command("check")
+@app.command("check", cls=PlainHelp)
 @settings_options
 def check(settings: Settings, json_output: JsonFlag = False) -> None:
     """Prove that the index file and the database agree (ids, counts, embedder, vectors)."""
@@ -42,7 +42,7 @@ def check(settings: Settings, json_output: JsonFlag = False) -> None:
                             + " (run `archivetag index rebuild`)")
 
 
-@app.command("update")
+@app.command("update", cls=PlainHelp)
 @settings_options
 def update(settings: Settings) -> None:
     """Bring the index up to date with the database: embed what lacks a vector, add new
@@ -68,7 +68,7 @@ def update(settings: Settings) -> None:
                f"{time.perf_counter() - started:.1f} s")
 
 
-@app.command("rebuild")
+@app.command("rebuild", cls=PlainHelp)
 @settings_options
 def rebuild(settings: Settings) -> None:
     """Embed what lacks a vector and rebuild the index from the database."""

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import CommandList, JsonFlag, print_json, settings_options
+from archivetag.cli.common import PlainHelp, CommandList, JsonFlag, print_json, settings_options
 from archivetag.config import Settings
 
 app = typer.Typer(cls=CommandList, help="Download, inspect or make model checkpoints.", no_args_is_help=True)
@@ -19,7 +19,7 @@ TINY_NOTE = ("a tiny RANDOM checkpoint: it runs the whole pipeline offline, but 
              "and tags are meaningless. For real results: archivetag model pull")
 
 
-@app.command("pull")
+@app.command("pull", cls=PlainHelp)
 @settings_options(setting_flags={"model": "model.id"})
 def pull(settings: Settings, model: ModelFlag = None) -> None:
     """Download the configured checkpoint (only the files archivetag loads) into the hub cache."""
@@ -33,7 +33,7 @@ def pull(settings: Settings, model: ModelFlag = None) -> None:
     typer.echo(f"{model_id} at revision {location.revision} is in {location.path}")
 
 
-@app.command("info")
+@app.command("info", cls=PlainHelp)
 @settings_options(setting_flags={"model": "model.id"})
 def info(settings: Settings, model: ModelFlag = None, json_output: JsonFlag = False) -> None:
     """Show the configured checkpoint: where it is, its size, dtype and parameter count."""
@@ -69,7 +69,7 @@ def info(settings: Settings, model: ModelFlag = None, json_output: JsonFlag = Fa
         typer.echo(f"WARNING     {TINY_NOTE}")
 
 
-@app.command("make-tiny")
+@app.command("make-tiny", cls=PlainHelp)
 def make_tiny(
     directory: Annotated[Path, typer.Argument(help="Where to write the checkpoint (a new or empty folder).", metavar="DIR")],
     sharded: Annotated[bool, typer.Option("--sharded", help="Write several safetensors shards with an index.")] = False,
