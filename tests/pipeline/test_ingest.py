@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from archivetag.storage.lock import catalogue_lock
 from archivetag.storage.database import open_database
 from archivetag.storage.schema import Annotation, MediaFile
-from tests.pipeline.conftest import BAD_FILES, GOOD_FILES
+from tests.pipeline.conftest import BAD_FILES, GOOD_FILES, ffmpeg
 
 
 def catalogue(url: str) -> dict[str, MediaFile]:
@@ -73,8 +73,7 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
     assert "TINY RANDOM" not in rerun.stderr  # the model was not used
     assert annotation_count(sqlite_url) == annotations
 
-    with open(archive / "tone.mp3", "ab") as tone:  # changed: new bytes at the end
-        tone.write(b"\0" * 417)
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=550:duration=25", str(archive / "tone.mp3"))
     shutil.move(archive / "noise.flac", archive / "video" / "noise-moved.flac")
     third = ingest(str(archive), "--db", sqlite_url, "--json")
     assert third.code == 0, third.stderr
