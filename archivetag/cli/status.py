@@ -13,7 +13,7 @@ def status(settings: Settings, json_output: JsonFlag = False) -> None:
     """Show the database, its schema version, file counts by status, and the last runs."""
     from dataclasses import asdict
 
-    from archivetag.storage.database import schema_state
+    from archivetag.storage.database import recorded_version
     from archivetag.storage.queries import catalogue_counts, recent_runs, run_duration_s
 
     database = open_catalogue(settings)
@@ -23,7 +23,7 @@ def status(settings: Settings, json_output: JsonFlag = False) -> None:
     report = {
         "database": database.url,
         "data_dir": str(settings.data_dir()),
-        "schema_version": schema_state(database.engine).current,
+        "schema_version": recorded_version(database.engine),
         **asdict(counts),
         "runs": [
             {"id": run.id, "command": run.command, "status": run.status,
