@@ -162,14 +162,23 @@ def _jsonl(handle, default_source: str) -> Iterator[AnnotationLine | BadLine]:
             yield BadLine(number, str(error))
 
 
-def _csv(handle, default_source: str) -> Iterator[AnnotationLine | BadLine]:
+def _utf8(values: list[str]) -> bool:
     try:
-        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
-        rows = csv.reader(text)
+        "".join(values).encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8, kept as surrogates
+        return False
+    return True
+
+
+def _csv(handle, default_source: str) -> Iterator[AnnotationLine | BadLine]:
+    rows = csv.reader(io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape",
+                                       newline=""))
+    try:
         header = next(rows, None)
-    except UnicodeDecodeError:
-        raise FileFormatError("the CSV is not UTF-8 text") from None
-    if header is None or not set(REQUIRED) <= set(header) or len(set(header)) != len(header):
+    except csv.Error as error:
+        raise FileFormatError(f"line 1: {error}") from None
+    if (header is None or not _utf8(header) or not set(REQUIRED) <= set(header)
+            or len(set(header)) != len(header)):
         raise FileFormatError(f"the CSV's first line must name its columns, among them "
                               f"{', '.join(REQUIRED)} (known: {', '.join(FIELDS)})")
     number = rows.line_num + 1
@@ -178,20 +187,21 @@ def _csv(handle, default_source: str) -> Iterator[AnnotationLine | BadLine]:
             row = next(rows)
         except StopIteration:
             return
-        except (UnicodeDecodeError, csv.Error) as error:
-            reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else str(error)
-            raise FileFormatError(f"line {number}: {reason}") from None
+        except csv.Error as error:
+            raise FileFormatError(f"line {number}: {error}") from None
         first, number = number, rows.line_num + 1
         if not any(value.strip() for value in row):
             continue
-        if len(row) != len(header):
+        if not _utf8(row):
+            yield BadLine(first, "not UTF-8 text")
+        elif len(row) != len(header):
             yield BadLine(first, f"{len(row)} values for {len(header)} columns")
-            continue
-        record = {key: value for key, value in zip(header, row) if value != ""}
-        try:
-            yield parse_record(first, record, default_source)
-        except ValueError as error:
-            yield BadLine(first, str(error))
+        else:
+            record = {key: value for key, value in zip(header, row) if value != ""}
+            try:
+                yield parse_record(first, record, default_source)
+            except ValueError as error:
+                yield BadLine(first, str(error))
 
 
 def read_lines(path: Path, default_source: str,

@@ -154,12 +154,14 @@ def test_jsonl_and_csv_exports_import_back_unchanged(catalogue, catalogue_maker,
 def test_a_csv_record_over_several_lines_is_reported_by_its_first(catalogue,
                                                                  tmp_path: Path) -> None:
     file = tmp_path / "notes.csv"
-    file.write_text('path,start,end,caption\n/tv/street.mkv,0,1,"two\nlines"\n'
-                    '/tv/street.mkv,0,x,"also\ntwo"\n\n/tv/street.mkv,1,2\n', encoding="utf-8")
+    file.write_bytes(b'path,start,end,caption\n/tv/street.mkv,0,1,"two\nlines"\n'
+                     b'/tv/street.mkv,0,x,"also\ntwo"\n\n/tv/street.mkv,1,2\n'
+                     b'/tv/street.mkv,1,2,caf\xe9\n')
     with catalogue.database.sessions() as session:
         report = import_annotations(session, file, "notes")
         assert [(b.number, b.reason.split(",")[0]) for b in report.rejected] == [
-            (4, "'end' must be seconds or HH:MM:SS(.mmm)"), (7, "3 values for 4 columns")]
+            (4, "'end' must be seconds or HH:MM:SS(.mmm)"), (7, "3 values for 4 columns"),
+            (8, "not UTF-8 text")]
         assert report.added == 1
 
 

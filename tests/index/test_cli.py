@@ -53,6 +53,8 @@ def test_import_then_search_in_every_form(cli, tmp_path: Path, lines) -> None:
 
 def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -> None:
     cli("annotations", "import", str(write_lines(tmp_path, lines)), "--allow-unknown")
+    headless = tmp_path / "headless.csv"
+    headless.write_text("/radio/morning.mp3,0,10,A dog\n", encoding="utf-8")
     for args, code, words in [
         (("search", ""), 2, "empty"),
         (("search", "x" * 100_000), 2, "at most 1000"),
@@ -62,6 +64,9 @@ def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -
         (("search", "dog", "-0"), 2, "-0 goes with --paths"),
         (("export", "--format", "vtt"), 2, "--out"),
         (("annotations", "import", str(tmp_path / "missing.jsonl")), 1, "no such file"),
+        (("annotations", "import", str(headless)), 1, "first line must name its columns"),
+        (("annotations", "import", str(headless), "--format", "xml"), 2, "jsonl or csv"),
+        (("export", "--format", "vtt", "--force", "--beside", "--out", "x"), 2, "one of them"),
     ]:
         result = cli(*args)
         assert result.exit_code == code, (args, result)
@@ -76,6 +81,20 @@ def test_bad_lines_exit_3_with_line_numbers(cli, tmp_path: Path, lines) -> None:
     assert result.exit_code == 3
     assert f"{file}:2: not JSON" in result.stderr
     assert cli("search", "dog", "--mode", "keyword").stdout.startswith("/radio/morning.mp3#t=0")
+
+
+def test_import_summary_as_one_json_document(cli, tmp_path: Path, lines) -> None:
+    file = write_lines(tmp_path, [lines[0], {**lines[1], "start": "00:00:10", "end": "20"}])
+    first = cli("annotations", "import", str(file), "--json")
+    assert first.exit_code == 3
+    summary = json.loads(first.stdout)
+    assert (summary["imported"], summary["rejected"], summary["exit_code"]) == (0, 2, 3)
+    assert [r["line"] for r in summary["rejected_lines"]] == [1, 2]
+    assert "--allow-unknown" in summary["rejected_lines"][0]["reason"]
+    cli("annotations", "import", str(file), "--allow-unknown")
+    again = json.loads(cli("annotations", "import", str(file), "--json").stdout)
+    assert {k: again[k] for k in ("imported", "added", "replaced", "new_files", "rejected")} \
+        == {"imported": 2, "added": 0, "replaced": 2, "new_files": 0, "rejected": 0}
 
 
 def test_index_check_rebuild_and_a_damaged_index(cli, tmp_path: Path, lines,
