@@ -175,12 +175,13 @@ def _annotate(session: Session, keyed: dict[tuple, AnnotationLine], segment_ids:
 
 def _tag(session: Session, keyed: dict[tuple, AnnotationLine], segment_ids: dict,
          tag_annotation: dict[tuple[int, str], int], totals: _Totals) -> None:
-    raw_by_segment = {segment_ids[key]: {normalise_tag(raw): raw for raw in line.tags}
+    raw_by_segment = {segment_ids[key]: {name: raw for raw in line.tags
+                                         if (name := normalise_tag(raw))}
                       for key, line in keyed.items() if line.tags}
     ids = _tag_ids(session, (n for names in raw_by_segment.values() for n in names), totals)
     rows = [{"annotation_id": tag_annotation[(s, "tags")], "tag_id": ids[name],
              "segment_id": s, "raw": raw}
-            for s, names in raw_by_segment.items() for name, raw in names.items() if name]
+            for s, names in raw_by_segment.items() for name, raw in names.items()]
     if rows:
         session.execute(insert(SegmentTag), rows)
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archivetag.ingest.names import display_path
+from archivetag.storage.schema import storable_text
 
 FIELDS = ("path", "path_base64", "start", "end", "caption", "tags", "source")
 REQUIRED = ("path", "start", "end")
@@ -134,9 +135,11 @@ def parse_record(number: int, record: dict, default_source: str) -> AnnotationLi
         raise ValueError("a line needs a 'caption' or 'tags'")
     source = record.get("source")
     source = default_source if source is None else source
-    if not isinstance(source, str) or not source.strip() or source.strip() == "scan":
+    # As stored (without control characters), so that the same source finds its segments.
+    source = storable_text(source).strip() if isinstance(source, str) else ""
+    if not source or source == "scan":
         raise ValueError("'source' must be a name other than 'scan'")
-    return AnnotationLine(number, path, start, end, caption, tags, source.strip())
+    return AnnotationLine(number, path, start, end, caption, tags, source)
 
 
 def _jsonl(handle, default_source: str) -> Iterator[AnnotationLine | BadLine]:

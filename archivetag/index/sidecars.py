@@ -36,7 +36,6 @@ from archivetag.index.annotation_export import ExportRecord
 from archivetag.ingest.names import display_path
 from archivetag.storage.schema import Root, storable_text
 
-EXTENSIONS = ("vtt", "srt")
 UNROOTED = "_unrooted"
 _SUBRIP_BRACKETS = str.maketrans({"<": "\u2039", ">": "\u203a"})
 

@@ -110,6 +110,9 @@ def test_reimport_replaces_texts_and_other_sources_stay(catalogue, lines) -> Non
                                {**lines[1], "caption": None}])
     assert (replaced.added, replaced.replaced) == (0, 2)
     catalogue.load([{**lines[0], "caption": "Barking"}], source="another tagger")
+    # a source with a control character is stored without it, and found again by it
+    assert catalogue.load([{**lines[0], "caption": "Barking"}], source="another\x07 tagger") \
+        .replaced == 1
     with catalogue.database.sessions() as session:
         assert count(session, Segment) == before[0] + 1  # the other source's own segment
         # a caption gone; the other source's caption and tags added
