@@ -1,7 +1,8 @@
-"""`archivetag annotations import FILE`: captions and tags from elsewhere (JSONL or CSV)."""
+"""`archivetag annotations import FILE`: captions and tags from elsewhere (JSONL, CSV, VTT, SRT)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,7 +15,7 @@ from archivetag.errors import UsageError, UserError
 app = typer.Typer(help="Import annotations from catalogues or other taggers.",
                   no_args_is_help=True)
 MAX_REPORTED = 20  # rejected lines listed one by one on stderr; the rest are counted
-FORMATS = ("jsonl", "csv")
+FORMATS = ("jsonl", "csv", "vtt", "srt")
 
 
 class SomeLinesRejected(UserError):
@@ -37,21 +38,28 @@ def summary(file: Path, report) -> dict:
 @settings_options
 def import_command(
     settings: Settings,
-    file: Annotated[Path, typer.Argument(help='JSONL or CSV of what `export` writes: path, path_base64, start, end, caption, tags, source.', show_default=False)],
+    file: Annotated[Path, typer.Argument(help='JSONL or CSV of what `export` writes (path, path_base64, start, end, caption, tags, source), or a VTT/SRT file with --media.', show_default=False)],
     source: Annotated[str, typer.Option("--source", help="Source name for lines that give none.")] = "import",
-    format_: Annotated[Optional[str], typer.Option("--format", help="jsonl or csv (default: csv for a name ending in .csv).", show_default=False)] = None,
+    format_: Annotated[Optional[str], typer.Option("--format", help="jsonl, csv, vtt or srt (default: from the name's ending; jsonl otherwise).", show_default=False)] = None,
+    media: Annotated[Optional[Path], typer.Option("--media", help="vtt/srt: the media file the cues belong to.", show_default=False)] = None,
     allow_unknown: Annotated[bool, typer.Option("--allow-unknown", help="Import paths neither catalogued nor on disk, as pending files.")] = False,
     json_: JsonFlag = False,
 ) -> None:
     """Import timed annotations; they are searchable and never overwritten by the model."""
+    from archivetag.index.annotation_lines import FileFormatError, file_format_of
+
     if format_ is not None and format_ not in FORMATS:
-        raise UsageError(f"--format must be jsonl or csv, not {format_!r}")
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format_!r}")
+    subtitles = (format_ or file_format_of(file)) in ("vtt", "srt")
+    if subtitles and media is None:
+        raise UsageError("a vtt/srt file holds no paths: give --media PATH, its media file")
+    if media is not None and not subtitles:
+        raise UsageError("--media goes with a vtt/srt file; jsonl and csv name their paths")
     if not file.is_file():
         raise UserError(f"{file}: no such file")
     from archivetag.cli.common import open_catalogue, print_json
     from archivetag.cli.search import stderr_line
     from archivetag.index.annotation_import import import_annotations
-    from archivetag.index.annotation_lines import FileFormatError
     from archivetag.index.catalogue_index import update_index
     from archivetag.storage.lock import catalogue_lock
 
@@ -60,9 +68,10 @@ def import_command(
         with catalogue_lock(database.engine, "annotations import"):
             with database.sessions() as session:
                 try:
-                    report = import_annotations(session, file, source,
-                                                allow_unknown=allow_unknown,
-                                                file_format=format_)
+                    report = import_annotations(
+                        session, file, source, allow_unknown=allow_unknown,
+                        file_format=format_,
+                        media=os.fsencode(os.path.abspath(media)) if media else None)
                 except FileFormatError as error:
                     raise UserError(f"{file}: {error}") from None
             update_index(database, settings, list(report.segment_ids),

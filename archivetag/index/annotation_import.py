@@ -1,6 +1,7 @@
 """`annotations import`: timed captions and tags from a catalogue or another tagger.
 
-Each record (annotation_lines.py: JSONL or CSV, what `export` writes) becomes one segment of
+Each record (annotation_lines.py: JSONL or CSV as `export` writes them, or a cue of a VTT/SRT
+file) becomes one segment of
 its file under its source, with imported annotations; importing the same path, source, start
 and end again replaces that segment's texts ("replaced"), and the model never touches them
 (the model writes under its own source). A record is rejected, with its line number, when
@@ -204,15 +205,16 @@ def _store_batch(session: Session, lines: list[AnnotationLine], allow_unknown: b
 
 
 def import_annotations(session: Session, path: Path, default_source: str, *,
-                       allow_unknown: bool = False,
-                       file_format: str | None = None) -> ImportReport:
-    """Imports every good record of `path` (JSONL or CSV), committing each batch.
+                       allow_unknown: bool = False, file_format: str | None = None,
+                       media: bytes | None = None) -> ImportReport:
+    """Imports every good record of `path` (JSONL, CSV, or the cues of a VTT/SRT file of
+    `media`: annotation_lines.read_lines), committing each batch.
 
     Raises annotation_lines.FileFormatError when the file as a whole cannot be read.
     """
     totals = _Totals()
     batch: list[AnnotationLine] = []
-    for item in read_lines(path, default_source, file_format):
+    for item in read_lines(path, default_source, file_format, media):
         if isinstance(item, BadLine):
             totals.rejected.append(item)
             continue

@@ -1,4 +1,5 @@
-"""The annotation record, as `export` writes it and `annotations import` reads it (JSONL, CSV).
+"""The annotation record, as `export` writes it and `annotations import` reads it (JSONL, CSV;
+the cues of a WebVTT or SubRip file, with the media file they belong to, give the same records).
 
 A record is `path`, `path_base64`, `start`, `end`, `caption`, `tags`, `source`:
 - `path` is the display form of the media path (archivetag/ingest/names.py: one line, bytes
@@ -207,14 +208,66 @@ def _csv(handle, default_source: str) -> Iterator[AnnotationLine | BadLine]:
                 yield BadLine(first, str(error))
 
 
-def read_lines(path: Path, default_source: str,
-               file_format: str | None = None) -> Iterator[AnnotationLine | BadLine]:
+TAG_LINE = re.compile(r"\[(.*)\]")
+
+
+def _subtitles(handle, file_format: str, media: bytes,
+               default_source: str) -> Iterator[AnnotationLine | BadLine]:
+    """The cues of a WebVTT or SubRip file as records of `media`; numbers are the lines of
+    the cues' timings. A last line `[a, b]` is the tags (as sidecars.py writes them)."""
+    import html
+
+    from webvtt import from_buffer
+    from webvtt.errors import MalformedCaptionError, MalformedFileError
+
+    try:
+        text = handle.read().decode("utf-8-sig")
+        captions = from_buffer(io.StringIO(text), format=file_format,
+                               strict=file_format == "vtt").captions
+    except UnicodeDecodeError:
+        raise FileFormatError("not UTF-8 text") from None
+    except (MalformedFileError, MalformedCaptionError) as error:
+        raise FileFormatError(f"not a {file_format} file the parser accepts ({error})") from None
+    timings = [n for n, line in enumerate(text.split("\n"), start=1) if "-->" in line]
+    shown, encoded = path_fields(media)
+    for number, caption in zip(timings, captions):
+        lines = caption.text.split("\n")
+        if file_format == "vtt":  # WebVTT's escapes; SubRip has none
+            lines = [html.unescape(line) for line in lines]
+        tags = TAG_LINE.fullmatch(lines[-1].strip())
+        if tags:
+            lines.pop()
+        record = {"path": shown, "path_base64": encoded, "start": caption.start,
+                  "end": caption.end, "caption": " ".join(lines).strip() or None,
+                  "tags": tags.group(1).split(", ") if tags else None}
+        try:
+            yield parse_record(number, {k: v for k, v in record.items() if v is not None},
+                               default_source)
+        except ValueError as error:
+            yield BadLine(number, str(error))
+
+
+def file_format_of(path: Path) -> str:
+    """jsonl, csv, vtt or srt, from the name's ending (jsonl unless .csv, .vtt or .srt)."""
+    suffix = path.suffix.lower().lstrip(".")
+    return suffix if suffix in ("csv", "vtt", "srt") else "jsonl"
+
+
+def read_lines(path: Path, default_source: str, file_format: str | None = None,
+               media: bytes | None = None) -> Iterator[AnnotationLine | BadLine]:
     """The file's records in order, each parsed or rejected; blank lines are skipped.
 
-    `file_format` is "jsonl" or "csv"; by default a name ending in `.csv` is CSV. Raises
-    FileFormatError when a CSV has no usable header or cannot be split into records.
+    `file_format` is "jsonl", "csv", "vtt" or "srt" (default: `file_format_of(path)`); the cues
+    of a vtt/srt file belong to the media file at `media`. Raises FileFormatError when the file
+    as a whole cannot be read (a CSV without its header, a subtitle file that does not parse,
+    a subtitle file without `media`).
     """
-    file_format = file_format or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+    file_format = file_format or file_format_of(path)
+    if file_format in ("vtt", "srt") and media is None:
+        raise FileFormatError(f"the cues of a {file_format} file need the media file they "
+                              "belong to (--media)")
     with open(path, "rb") as handle:
-        reader = _csv if file_format == "csv" else _jsonl
-        yield from reader(handle, default_source)
+        if file_format in ("vtt", "srt"):
+            yield from _subtitles(handle, file_format, media, default_source)
+        else:
+            yield from (_csv if file_format == "csv" else _jsonl)(handle, default_source)

@@ -1,5 +1,6 @@
 """`annotations import`: every kind of rejected line with its number, unknown paths, cues
-past a file's end, timecodes, re-imports, and what `export` writes importing back unchanged."""
+past a file's end, timecodes, re-imports, and what `export` writes (JSONL, CSV, VTT, SRT)
+importing back unchanged."""
 
 from __future__ import annotations
 
@@ -189,3 +190,34 @@ def test_sidecar_timing_reads_back_as_stored(catalogue, tmp_path: Path) -> None:
             timings = [line.split(" --> ") for line in text.splitlines() if " --> " in line]
             assert [(seconds(a, "start"), seconds(b, "end")) for a, b in timings] == \
                 [(round(r.start_s, 3), round(r.end_s, 3)) for r in cues]
+
+
+def test_vtt_and_srt_sidecars_import_back_with_their_timing(catalogue, catalogue_maker,
+                                                           tmp_path: Path) -> None:
+    from archivetag.index.sidecars import write_sidecars
+
+    catalogue.load([{"path": os.fsdecode(ODD_PATH), "start": 0.1, "end": 2.25,
+                     "caption": "Footsteps --> on <gravel> & then silence", "tags": ["Walk"]}])
+    with catalogue.database.sessions() as session:
+        records = list(all_records(session))
+    shape = sorted((r.path, r.start_s, r.end_s, r.caption, r.tags) for r in records)
+    for extension in ("vtt", "srt"):
+        out = tmp_path / extension
+        write_sidecars(records, extension, out=out)
+        again = catalogue_maker(tmp_path / f"again-{extension}")
+        with again.database.sessions() as session:
+            session.execute(delete(MediaFile))
+            session.commit()
+            for record in records:
+                sidecar = next(out.rglob(f"{os.fsdecode(record.path).rsplit('/', 1)[1]}.*"))
+                report = import_annotations(session, sidecar, "player", allow_unknown=True,
+                                            media=record.path)
+                assert report.rejected == ()
+            back = sorted((r.path, r.start_s, r.end_s, r.caption, r.tags)
+                          for r in all_records(session))
+        if extension == "vtt":
+            assert back == shape
+        else:  # SubRip has no escapes: its brackets come back as written there
+            assert [b[:3] for b in back] == [s[:3] for s in shape]
+            assert ("Footsteps --\u203a on \u2039gravel\u203a & then silence", ("Walk",)) \
+                in [b[3:] for b in back]

@@ -65,7 +65,9 @@ def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -
         (("export", "--format", "vtt"), 2, "--out"),
         (("annotations", "import", str(tmp_path / "missing.jsonl")), 1, "no such file"),
         (("annotations", "import", str(headless)), 1, "first line must name its columns"),
-        (("annotations", "import", str(headless), "--format", "xml"), 2, "jsonl or csv"),
+        (("annotations", "import", str(headless), "--format", "xml"), 2, "jsonl, csv, vtt"),
+        (("annotations", "import", str(tmp_path / "a.vtt")), 2, "--media PATH"),
+        (("annotations", "import", str(headless), "--media", "/a.mp3"), 2, "--media goes"),
         (("export", "--format", "vtt", "--force", "--beside", "--out", "x"), 2, "one of them"),
     ]:
         result = cli(*args)

@@ -4,6 +4,7 @@ parser, files beside the media or under OUT/<root name>/."""
 from __future__ import annotations
 
 import html
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -84,6 +85,9 @@ def test_beside_writes_name_vtt_next_to_the_media_and_keeps_what_is_there(
     assert (media / "other.vtt").read_text(encoding="utf-8") == "mine"
     forced = cli("export", "--format", "vtt", "--beside", "--force")
     assert forced.exit_code == 0 and (media / "other.vtt").read_text().startswith("WEBVTT")
+    back = cli("annotations", "import", str(media / "other.vtt"), "--media",
+               str(media / "other.flac"), "--json")
+    assert (back.exit_code, json.loads(back.stdout)["replaced"]) == (0, 1), back.stderr
 
     for args in (("--format", "srt", "--beside", "--out", str(tmp_path)),
                  ("--format", "srt", "--force", "--out", str(tmp_path)),
