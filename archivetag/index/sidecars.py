@@ -116,15 +116,19 @@ def write_sidecars(records: Iterable[ExportRecord], extension: str, *, out: Path
         target = under_out(out, media, roots, extension) if out else beside(media, extension,
                                                                             written)
         shown = display_path(os.fsencode(target))
+        if out is None and not target.parent.is_dir():  # never make folders in the archive
+            refused.append(f"{shown}: no such folder (the media file is not on disk)")
+            continue
         if out is None and not force and target.exists():
             refused.append(f"{shown}: exists (--force overwrites it)")
             continue
+        temporary = target.with_name(f".{target.name}.tmp")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{target.name}.tmp")
             temporary.write_text(document(group, extension), encoding="utf-8")
             os.replace(temporary, target)
         except OSError as error:
+            temporary.unlink(missing_ok=True)
             refused.append(f"{shown}: {error.strerror or error}")
             continue
         written.add(target)

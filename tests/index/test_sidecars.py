@@ -85,6 +85,13 @@ def test_beside_writes_name_vtt_next_to_the_media_and_keeps_what_is_there(
     assert (media / "other.vtt").read_text(encoding="utf-8") == "mine"
     forced = cli("export", "--format", "vtt", "--beside", "--force")
     assert forced.exit_code == 0 and (media / "other.vtt").read_text().startswith("WEBVTT")
+    gone = tmp_path / "gone" / "tape.wav"  # catalogued, not on disk: no folder is made
+    notes = tmp_path / "gone.jsonl"
+    notes.write_text(f'{{"path": "{gone}", "start": 0, "end": 1, "caption": "x"}}\n')
+    cli("annotations", "import", str(notes), "--allow-unknown")
+    missing = cli("export", "--format", "vtt", "--beside", "--force")
+    assert missing.exit_code == 3 and "tape.vtt: no such folder" in missing.stderr
+    assert not gone.parent.exists()
     back = cli("annotations", "import", str(media / "other.vtt"), "--media",
                str(media / "other.flac"), "--json")
     assert (back.exit_code, json.loads(back.stdout)["replaced"]) == (0, 1), back.stderr
