@@ -40,7 +40,7 @@ def _check_flags(format_: str, out: Path | None, beside: bool, force: bool) -> N
 @settings_options
 def export(
     settings: Settings,
-    format_: Annotated[str, typer.Option("--format", help="jsonl, csv, vtt or srt.")] = "jsonl",
+    format_: Annotated[str, typer.Option("--format", help="jsonl, csv, vtt or srt (any case).", metavar="[jsonl|csv|vtt|srt]")] = "jsonl",
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for vtt/srt sidecars: OUT/<root name>/<path in the root>.vtt.", show_default=False)] = None,
     beside: Annotated[bool, typer.Option("--beside", help="Write NAME.vtt/NAME.srt next to each media file.")] = False,
     force: Annotated[bool, typer.Option("--force", help="With --beside: overwrite sidecars that exist.")] = False,
@@ -49,7 +49,11 @@ def export(
     limit: LimitFlag = None,
 ) -> None:
     """Export annotations: all of them, or a query's results."""
+    format_ = format_.lower()
     _check_flags(format_, out, beside, force)
+    if query is None and (mode is not None or limit is not None):
+        raise UsageError("--mode and --limit shape a --query's results: give --query, or drop "
+                         "them to export everything")
     from archivetag.cli.common import open_catalogue
     from archivetag.cli.search import make_request, stderr_line
     from archivetag.index import annotation_export as ex
