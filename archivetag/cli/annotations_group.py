@@ -8,13 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import CommandList, JsonFlag, PlainHelp, settings_options
+from archivetag.cli.common import CommandList, JsonFlag, PlainHelp, print_some, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError, UserError
 
 app = typer.Typer(cls=CommandList, help="Import annotations from catalogues or other taggers.",
                   no_args_is_help=True)
-MAX_REPORTED = 20  # rejected lines listed one by one on stderr; the rest are counted
 FORMATS = ("jsonl", "csv", "vtt", "srt")
 
 
@@ -84,9 +83,7 @@ def import_command(
         typer.echo(f"imported {report.imported} lines: {report.added} added, "
                    f"{report.replaced} replaced ({report.new_files} new files); "
                    f"rejected {len(report.rejected)}")
-        for bad in report.rejected[:MAX_REPORTED]:
-            stderr_line(f"{file}:{bad.number}: {bad.reason}")
-        if len(report.rejected) > MAX_REPORTED:
-            stderr_line(f"… and {len(report.rejected) - MAX_REPORTED} more rejected lines")
+        print_some([f"archivetag: {file}:{bad.number}: {bad.reason}" for bad in report.rejected],
+                   " rejected lines (--json lists them all)")
     if report.rejected:
         raise SomeLinesRejected(f"{len(report.rejected)} line(s) of {file} were not imported")

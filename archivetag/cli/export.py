@@ -8,12 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import settings_options
+from archivetag.cli.common import print_some, settings_options
 from archivetag.cli.search import LimitFlag, ModeFlag
 from archivetag.config import Settings
 from archivetag.errors import UsageError, UserError
 
-MAX_REPORTED = 20  # sidecars not written, listed one by one; the rest are counted
 
 
 class SomeSidecarsRefused(UserError):
@@ -86,9 +85,7 @@ def export(
     if sidecars:
         where = f"under {out}" if out else "beside the media"
         typer.echo(f"wrote {report.written} {format_} files {where}")
-        for line in report.refused[:MAX_REPORTED]:
-            stderr_line(f"not written: {line}")
-        if len(report.refused) > MAX_REPORTED:
-            stderr_line(f"… and {len(report.refused) - MAX_REPORTED} more not written")
+        print_some([f"archivetag: not written: {line}" for line in report.refused],
+                   " not written")
         if report.refused:
             raise SomeSidecarsRefused(f"{len(report.refused)} {format_} file(s) were not written")

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import JsonFlag, settings_options
+from archivetag.cli.common import JsonFlag, print_some, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
 
@@ -110,16 +110,11 @@ def ingest(
     raise typer.Exit(summary.exit_code)
 
 
-QUIET_PROBLEMS = 20  # lines a -q run prints before pointing at `archivetag failures`
-
-
 def _print_problems(problems: list[dict]) -> None:
     """One line per file that needs attention (also under -q: it is what cron mails), each
     reported by one run only (README, "Exit codes")."""
-    for problem in problems[:QUIET_PROBLEMS]:
-        print(f"{problem['status']}: {problem['path']}: {problem['reason']}", file=sys.stderr)
-    if len(problems) > QUIET_PROBLEMS:
-        print(f"and {len(problems) - QUIET_PROBLEMS} more: archivetag failures", file=sys.stderr)
+    print_some([f"{p['status']}: {p['path']}: {p['reason']}" for p in problems],
+               ": archivetag failures")
 
 
 def _print_plan(report: dict, verbose: bool) -> None:
