@@ -12,12 +12,22 @@ Status = Literal["done", "skipped", "failed", "missing"]
 class Outcome:
     """How reading a file ended; the last item ``read_file`` yields.
 
-    ``done`` with ``warning`` set means only part decoded (a truncated file); ``reason``
-    says why a file was ``skipped``, ``failed`` or went ``missing``.
+    ``reason`` says why a file was ``skipped``, ``failed`` or went ``missing``. A ``done``
+    file is ``partial`` when the decode stopped early (a truncated file); ``warnings`` are
+    one line each, the partial read first, then what was mended without losing anything
+    (samples replaced, timeline rebuilt, loudest channel used). ``decoded_s`` is the length
+    of the audio read, in seconds on the playback timeline; ``media.duration`` is what the
+    container claims.
     """
 
     status: Status
     reason: str | None = None
-    warning: str | None = None
     media: MediaInfo | None = None
     decoded_s: float = 0.0
+    partial: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def warning(self) -> str | None:
+        """The partial read in one line (what the run reports as "partly read"), else None."""
+        return self.warnings[0] if self.partial else None

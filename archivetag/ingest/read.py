@@ -1,4 +1,4 @@
-"""One file end to end: check it is still what the scan saw, probe, decode, segment.
+"""One file end to end: check it is still what the scan saw, probe, decode, mix, segment.
 
 ``read_file`` yields the file's segments as they are decoded and then exactly one
 ``Outcome``; it never raises for anything a file can do. Segments yielded before a
@@ -10,16 +10,23 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from archivetag.ingest.decode import SAMPLE_RATE, DecodeEnd, DecodeOptions, PcmStream
+import numpy as np
+
+from archivetag.ingest.decode import MIN_GAP_S, SAMPLE_RATE, DecodeEnd, DecodeOptions, PcmStream
 from archivetag.ingest.discover import Candidate
 from archivetag.ingest.fingerprint import file_kind
+from archivetag.ingest.mix import Downmix
 from archivetag.ingest.outcome import Outcome
 from archivetag.ingest.probe import PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict, StreamChoice, probe
 from archivetag.ingest.segment import Segment, SegmentSettings, segments
+from archivetag.ingest.wav_header import wav_data_bytes
 
 # Decoded audio this much shorter than the container says means a truncated file.
 _SHORT_ABS_S = 0.5
 _SHORT_REL = 0.01
+# ... and is only believed with a second piece of evidence: ffmpeg's errors, or a file
+# smaller than this share of the bytes the streams' bit rates need for the claimed length.
+_SIZE_SHORT = 0.95
 
 
 @dataclass(frozen=True)
@@ -59,15 +66,25 @@ def _changed(candidate: Candidate, st: os.stat_result) -> bool:
     return (st.st_size, st.st_mtime_ns) != (candidate.size, candidate.mtime_ns)
 
 
-def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: float) -> Outcome:
-    """Judge a finished decode: failed, partial (done with a warning) or done."""
-    decoded = end.samples / SAMPLE_RATE
+def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: float,
+            decoded: float, mended: list[str]) -> Outcome:
+    """Judge a finished decode: failed, skipped (empty), or done, partial or not."""
     said = f": {end.stderr}" if end.stderr else f" (ffmpeg exit status {end.returncode})"
+    troubled = bool(end.returncode or end.stderr)
     if end.timed_out:
         reason = f"ffmpeg stopped after {timeout_s:.0f} s, hung or too slow{said}"
         return Outcome("failed", reason, media=media, decoded_s=decoded)
+    claimed = media.duration if media.duration and not media.duration_estimated else None
     if end.samples == 0:
-        return Outcome("failed", f"no decodable audio{said}", media=media)
+        if troubled:
+            return Outcome("failed", f"no decodable audio{said}", media=media)
+        if claimed and _smaller_than_claimed(candidate, media):
+            reason = f"the header promises {claimed:.1f} s of audio that is not in the file"
+            return Outcome("failed", reason, media=media)
+        if promised := _wav_data_bytes(candidate):
+            reason = f"the header promises {promised} bytes of audio that are not in the file"
+            return Outcome("failed", reason, media=media)
+        return Outcome("skipped", "audio stream is empty", media=media)
     try:
         if _changed(candidate, os.stat(candidate.path)):
             reason = "changed while being read (still being written?)"
@@ -76,15 +93,67 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
         return Outcome("missing", "vanished while being read", media=media, decoded_s=decoded)
     except OSError:
         pass  # what was read is complete; a later scan will see any change
-    expected = media.duration
-    short = expected and decoded < expected - max(_SHORT_ABS_S, _SHORT_REL * expected)
-    if short and not media.duration_estimated:
+    if claimed and decoded < claimed - max(_SHORT_ABS_S, _SHORT_REL * claimed) and (
+        troubled or _smaller_than_claimed(candidate, media)
+    ):
         said = f": {end.stderr}" if end.stderr else ""
-        warning = f"partial: decoded {decoded:.1f} of {expected:.1f} s{said}"
-        return Outcome("done", warning=warning, media=media, decoded_s=decoded)
-    if end.returncode != 0 or end.stderr:
-        return Outcome("done", warning=f"decoded with errors{said}", media=media, decoded_s=decoded)
-    return Outcome("done", media=media, decoded_s=decoded)
+        warning = f"partial: decoded {decoded:.1f} of {claimed:.1f} s{said}"
+        return Outcome("done", media=media, decoded_s=decoded, partial=True,
+                       warnings=(warning, *mended))
+    if troubled:
+        mended = [f"decoded with errors{said}", *mended]
+    return Outcome("done", media=media, decoded_s=decoded, warnings=tuple(mended))
+
+
+def _wav_data_bytes(candidate: Candidate) -> int | None:
+    try:
+        return wav_data_bytes(candidate.path)
+    except OSError:
+        return None
+
+
+def _smaller_than_claimed(candidate: Candidate, media: MediaInfo) -> bool:
+    """Second evidence of a cut file: fewer bytes than the stated bit rates need."""
+    return bool(media.claimed_bytes) and candidate.size < _SIZE_SHORT * media.claimed_bytes
+
+
+def _mended(end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:
+    """One line for each thing mended without losing audio."""
+    lines = []
+    replaced = end.non_finite + guarded
+    if replaced:
+        lines.append(f"{replaced} non-finite samples (NaN or Inf) replaced by silence")
+    if end.gap_s >= MIN_GAP_S:
+        lines.append(f"timeline rebuilt: the timestamps run {end.gap_s:.2f} s ahead of the "
+                     f"samples; the gaps are kept as silence")
+    if cancelled := downmix.warning():
+        lines.append(cancelled)
+    return lines
+
+
+class _Guard:
+    """Replaces and counts non-finite samples that reach the mono mix (belt and braces)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, mono: np.ndarray) -> np.ndarray:
+        bad = ~np.isfinite(mono)
+        if bad.any():
+            mono = np.where(bad, np.float32(0.0), mono)
+            self.count += int(np.count_nonzero(bad))
+        return mono
+
+
+def _timeline(stream: PcmStream, lead_s: float, downmix: Downmix,
+              guard: _Guard) -> Iterator[np.ndarray]:
+    """Mono blocks on the playback timeline: silence up to the stream start, then the mix."""
+    lead = np.zeros(round(lead_s * SAMPLE_RATE), np.float32)
+    for block in stream:
+        if lead.size:
+            yield lead
+            lead = lead[:0]
+        yield guard(downmix(block))
 
 
 def read_file(
@@ -101,10 +170,14 @@ def read_file(
         return
     timeout_s = options.decode.timeout_for(media.duration)
     try:
-        stream = PcmStream(candidate.path, media.stream_index, timeout_s)
+        stream = PcmStream(candidate.path, media, timeout_s)
     except OSError as error:
         yield Outcome("failed", f"cannot run ffmpeg: {error.strerror}", media=media)
         return
+    downmix, guard = Downmix(options.segments.silence_threshold_dbfs), _Guard()
     with stream:
-        yield from segments(stream, options.segments)
-    yield _ending(candidate, media, stream.end, timeout_s)
+        yield from segments(_timeline(stream, media.stream_offset, downmix, guard),
+                            options.segments)
+    end = stream.end
+    decoded = end.samples / SAMPLE_RATE + (media.stream_offset if end.samples else 0.0)
+    yield _ending(candidate, media, end, timeout_s, decoded, _mended(end, guard.count, downmix))

@@ -65,17 +65,18 @@ def test_probe_reports_container_codec_and_offsets(media):
     assert info.duration == pytest.approx(6.0, abs=0.05)
 
 
-def test_ffmpeg_blocked_on_a_fifo_is_killed(tmp_path):
+def test_ffmpeg_blocked_on_a_fifo_is_killed(media, tmp_path):
     fifo = tmp_path / "never.mp3"
     os.mkfifo(fifo)  # ffmpeg waits forever for a writer: only the watchdog ends it
-    with PcmStream(os.fsencode(fifo), 0, timeout_s=0.5) as stream:
+    with PcmStream(os.fsencode(fifo), probe(media / "click.mp3"), timeout_s=0.5) as stream:
         assert list(stream) == []
     assert stream.end.timed_out and stream.end.samples == 0
 
 
 def test_a_slow_consumer_is_not_taken_for_a_hung_ffmpeg(media):
     """Backpressure: time spent between blocks does not count against ffmpeg."""
-    with PcmStream(os.fsencode(media / "click.wav"), 0, timeout_s=0.3) as stream:
+    path = media / "click.wav"
+    with PcmStream(os.fsencode(path), probe(path), timeout_s=0.3) as stream:
         blocks = []
         for block in stream:
             blocks.append(block)

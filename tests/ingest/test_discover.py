@@ -167,7 +167,7 @@ def test_odd_names_decode(media, tmp_path):
     assert not problems and len(candidates) == len(ODD_NAMES)
     for candidate in candidates.values():
         outcome = list(read_file(candidate))[-1]
-        assert (outcome.status, outcome.warning) == ("done", None), candidate.display
+        assert (outcome.status, outcome.warnings) == ("done", ()), candidate.display
         assert outcome.decoded_s == pytest.approx(6.0, abs=0.01)
 
 
