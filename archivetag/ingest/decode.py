@@ -4,10 +4,10 @@ ffmpeg writes raw samples to a pipe and we read fixed blocks, so memory stays fl
 however long the file. The samples are what plain ``ffmpeg -i F -ac 1 -ar 16000`` decodes,
 channels not yet mixed (``mix`` does that, so no channel is lost to an unknown layout):
 a change of sample rate or channel layout mid-stream rebuilds ffmpeg's filters and adds no
-audio, and ffmpeg itself mends timestamps that jump back in MPEG-TS and Ogg. A forward gap
-in the timestamps is kept as silence (``aresample`` with ``async``), except in Ogg, whose
-links restart their clock. Silence before the stream's first sample (a stream that starts
-after the container) is added by the reader from the probe.
+audio, and ffmpeg itself mends timestamps that jump back in MPEG-TS and Ogg. In MPEG-TS a
+forward gap in the timestamps is kept as silence (``aresample`` with ``async``; see
+``MediaInfo.gaps_kept`` for why nowhere else). Silence before the stream's first sample (a
+stream that starts after the container) is added by the reader from the probe.
 
 Float sources (float WAV, W64, CAF, WavPack) go through two ffmpeg processes: the first
 decodes at the native rate, we replace NaN and Inf by silence and count them, the second
@@ -43,6 +43,12 @@ _ERROR_LEVELS = ("panic", "fatal", "error")
 # aresample says at every (re)configuration "... r:44100Hz -> ... r:16000Hz".
 _INPUT_RATE = re.compile(r" r:(\d+)Hz -> ")
 _SILENCE_ADDED = re.compile(r"adding (\d+) audio samples of silence")
+# Said of our raw output when the file's timestamps go back; the samples are all written.
+_OUR_MUXER = "non monotonically increasing dts to muxer"
+# Warnings in which demuxers say a file ends early, e.g. mp3 "filesize and duration do not
+# match", wav "Packet corrupt", mov "partial file".
+_CUT_SHORT = re.compile(r"corrupt|truncat|do not match|partial file|incomplete|end of file",
+                        re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,15 +75,15 @@ class DecodeEnd:
 
     returncode: int
     timed_out: bool
-    stderr: str  # short, readable tail of ffmpeg's errors; empty when it reported none
+    stderr: str  # short tail of ffmpeg's errors and cut-short warnings; empty when none
     samples: int  # per channel, at SAMPLE_RATE
     gap_s: float  # silence added where the timestamps skip forward
     non_finite: int  # NaN and Inf samples replaced by silence
 
 
-def _resample(channels: int, timestamps_kept: bool) -> list[str]:
+def _resample(channels: int, gaps_kept: bool) -> list[str]:
     rate = f"aresample={SAMPLE_RATE}"
-    if timestamps_kept:
+    if gaps_kept:
         rate += f":async=1:min_hard_comp={MIN_GAP_S}"
     # -ac keeps the first layout's channel count through layout changes (a 2.0 part of a
     # 5.1 broadcast is upmixed into the same columns) and passes unknown layouts 1:1.
@@ -88,7 +94,7 @@ def decode_commands(path: bytes | str, media: MediaInfo) -> list[list[str | byte
     """The ffmpeg command lines, in pipe order, that write the chosen stream to stdout."""
     source = ["ffmpeg", *_GLOBAL, "-i", media_url(path), "-map", f"0:{media.stream_index}"]
     if not media.float_samples:
-        return [[*source, *_resample(media.channels, media.timestamps_kept)]]
+        return [[*source, *_resample(media.channels, media.gaps_kept)]]
     native = ["-ac", str(media.channels), "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
     raw = ["-f", "f32le", "-ar", str(media.sample_rate), "-ac", str(media.channels)]
     return [[*source, *native],
@@ -96,7 +102,8 @@ def decode_commands(path: bytes | str, media: MediaInfo) -> list[list[str | byte
 
 
 class _Log:
-    """What one ffmpeg process says on stderr: its errors, and the silence it added."""
+    """What one ffmpeg process says on stderr: its errors (and warnings that the file ends
+    early), and the silence it added."""
 
     def __init__(self):
         self.errors: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
@@ -107,7 +114,10 @@ class _Log:
         for raw in stream:
             line = raw.decode("utf-8", errors="replace")[:500]
             level = _LEVEL.search(line)
-            if level and level.group(1) in _ERROR_LEVELS:
+            if not level or _OUR_MUXER in line:
+                continue
+            kind = level.group(1)
+            if kind in _ERROR_LEVELS or (kind == "warning" and _CUT_SHORT.search(line)):
                 self.errors.append(line[: level.start()] + line[level.end() :])
             elif rate := _INPUT_RATE.search(line):
                 self._rate = int(rate.group(1))

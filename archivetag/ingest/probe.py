@@ -17,6 +17,9 @@ from archivetag.ingest.stderr import short_reason
 PROBE_TIMEOUT_S = 30.0
 _NOT_MEDIA = "misdetection possible"  # ffprobe guessed a format from near-noise
 _ESTIMATED = "Estimating duration from bitrate"
+# Containers whose duration is the span of the timestamps present, not a header's count:
+# it says nothing about what is missing, and jumps where recordings were joined.
+_SPAN_ONLY = frozenset({"mpegts", "ogg"})
 # Codecs that store float samples, which may hold NaN or Inf (ffmpeg's codec names).
 _FLOAT_CODECS = frozenset({"pcm_f16le", "pcm_f24le", "pcm_f32le", "pcm_f32be", "pcm_f64le",
                            "pcm_f64be"})
@@ -51,8 +54,8 @@ class MediaInfo:
     container: str  # ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
     media_type: Literal["audio", "video"]  # video: a moving-picture stream besides the sound
     duration: float | None  # seconds of playback claimed; None when the file does not say
-    duration_estimated: bool  # guessed from the bitrate: too rough to judge truncation
-    claimed_bytes: int | None  # size the streams' bit rates give for ``duration``, if all say
+    duration_estimated: bool  # from the bitrate or a timestamp span: cannot judge truncation
+    bit_rate: int | None  # bits/s the chosen stream states (exact for PCM)
     start_time: float  # container start offset; segment times are relative to it
     stream_offset: float  # seconds from the container start to the stream's first sample
     stream_index: int  # absolute index of the chosen stream (ffmpeg -map 0:N)
@@ -64,14 +67,16 @@ class MediaInfo:
     float_samples: bool  # the codec stores float samples: NaN and Inf are possible
 
     @property
-    def timestamps_kept(self) -> bool:
-        """Whether gaps in the timestamps are kept as silence.
+    def gaps_kept(self) -> bool:
+        """Whether forward gaps in the timestamps are kept as silence: in MPEG-TS only.
 
-        Not in Ogg: each link of a chained Ogg restarts its granule clock, and the
-        timestamps ffmpeg stitches across links hold a gap that no player plays (0.96 s
-        in a chained Opus file, docs/performance.md "Faithful audio").
+        There ffmpeg mends jumps back before decoding, so filling by timestamps can only
+        add the silence of a lost signal. Elsewhere the sample clock is kept: filling by
+        timestamps drops audio at a jump back (an MKV with one lost its second half), and
+        the links of a chained Ogg restart their clock (a chained Opus shows a 0.96 s gap
+        that no player plays). Measured in docs/performance.md, "Faithful audio".
         """
-        return "ogg" not in self.container.split(",")
+        return "mpegts" in self.container.split(",")
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,9 @@ def media_info(report: dict, warnings: str, choice: StreamChoice) -> MediaInfo |
         container=fmt.get("format_name", "unknown"),
         media_type="video" if any(_moving_picture(s) for s in streams) else "audio",
         duration=duration,
-        duration_estimated=_ESTIMATED in warnings,
-        claimed_bytes=_claimed_bytes(streams, duration),
+        duration_estimated=_ESTIMATED in warnings
+        or not _SPAN_ONLY.isdisjoint(fmt.get("format_name", "").split(",")),
+        bit_rate=int(_float(stream.get("bit_rate")) or 0) or None,
         start_time=start,
         stream_offset=offset,
         stream_index=int(stream["index"]),
@@ -140,14 +146,6 @@ def media_info(report: dict, warnings: str, choice: StreamChoice) -> MediaInfo |
         float_samples=codec in _FLOAT_CODECS
         or (codec == "wavpack" and stream.get("sample_fmt") in _FLOAT_FORMATS),
     )
-
-
-def _claimed_bytes(streams: list[dict], duration: float | None) -> int | None:
-    """Bytes that ``duration`` of every stream at its stated bit rate (bits/s) takes."""
-    rates = [_float(stream.get("bit_rate")) for stream in streams]
-    if duration is None or not rates or None in rates:
-        return None
-    return round(sum(rates) * duration / 8)
 
 
 def _moving_picture(stream: dict) -> bool:

@@ -21,12 +21,9 @@ from archivetag.ingest.probe import PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict, St
 from archivetag.ingest.segment import Segment, SegmentSettings, segments
 from archivetag.ingest.wav_header import wav_data_bytes
 
-# Decoded audio this much shorter than the container says means a truncated file.
+# Decoded audio this much shorter than a header says may mean a truncated file.
 _SHORT_ABS_S = 0.5
 _SHORT_REL = 0.01
-# ... and is only believed with a second piece of evidence: ffmpeg's errors, or a file
-# smaller than this share of the bytes the streams' bit rates need for the claimed length.
-_SIZE_SHORT = 0.95
 
 
 @dataclass(frozen=True)
@@ -68,21 +65,23 @@ def _changed(candidate: Candidate, st: os.stat_result) -> bool:
 
 def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: float,
             decoded: float, mended: list[str]) -> Outcome:
-    """Judge a finished decode: failed, skipped (empty), or done, partial or not."""
+    """Judge a finished decode: failed, skipped (empty), or done, partial or not.
+
+    Partial needs two pieces of evidence: decoded audio short of a length that a header
+    states (not one guessed from the bitrate or a timestamp span), and ffmpeg saying the
+    file ends early or a WAV header promising more data than the file holds.
+    """
     said = f": {end.stderr}" if end.stderr else f" (ffmpeg exit status {end.returncode})"
     troubled = bool(end.returncode or end.stderr)
     if end.timed_out:
         reason = f"ffmpeg stopped after {timeout_s:.0f} s, hung or too slow{said}"
         return Outcome("failed", reason, media=media, decoded_s=decoded)
-    claimed = media.duration if media.duration and not media.duration_estimated else None
+    promised = _wav_promise_s(candidate, media)
     if end.samples == 0:
         if troubled:
             return Outcome("failed", f"no decodable audio{said}", media=media)
-        if claimed and _smaller_than_claimed(candidate, media):
-            reason = f"the header promises {claimed:.1f} s of audio that is not in the file"
-            return Outcome("failed", reason, media=media)
-        if promised := _wav_data_bytes(candidate):
-            reason = f"the header promises {promised} bytes of audio that are not in the file"
+        if promised:
+            reason = f"the header promises {promised:.1f} s of audio that is not in the file"
             return Outcome("failed", reason, media=media)
         return Outcome("skipped", "audio stream is empty", media=media)
     try:
@@ -93,9 +92,9 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
         return Outcome("missing", "vanished while being read", media=media, decoded_s=decoded)
     except OSError:
         pass  # what was read is complete; a later scan will see any change
-    if claimed and decoded < claimed - max(_SHORT_ABS_S, _SHORT_REL * claimed) and (
-        troubled or _smaller_than_claimed(candidate, media)
-    ):
+    claimed = promised or (None if media.duration_estimated else media.duration)
+    short = claimed and decoded < claimed - max(_SHORT_ABS_S, _SHORT_REL * claimed)
+    if short and (troubled or promised):
         said = f": {end.stderr}" if end.stderr else ""
         warning = f"partial: decoded {decoded:.1f} of {claimed:.1f} s{said}"
         return Outcome("done", media=media, decoded_s=decoded, partial=True,
@@ -105,16 +104,20 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
     return Outcome("done", media=media, decoded_s=decoded, warnings=tuple(mended))
 
 
-def _wav_data_bytes(candidate: Candidate) -> int | None:
+def _wav_promise_s(candidate: Candidate, media: MediaInfo) -> float | None:
+    """Seconds a PCM WAV's data chunk header promises, when ffmpeg found fewer bytes.
+
+    ffmpeg then guesses the length from the file size, or states none when no data is
+    left; the header is the only statement of what should be there.
+    """
+    found_short = media.duration_estimated or media.duration is None
+    if not (found_short and media.codec.startswith("pcm_") and media.bit_rate):
+        return None
     try:
-        return wav_data_bytes(candidate.path)
+        promised = wav_data_bytes(candidate.path)
     except OSError:
         return None
-
-
-def _smaller_than_claimed(candidate: Candidate, media: MediaInfo) -> bool:
-    """Second evidence of a cut file: fewer bytes than the stated bit rates need."""
-    return bool(media.claimed_bytes) and candidate.size < _SIZE_SHORT * media.claimed_bytes
+    return promised * 8 / media.bit_rate if promised else None
 
 
 def _mended(end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:

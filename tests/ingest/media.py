@@ -84,7 +84,8 @@ def generate(d: Path) -> None:
         "-f", "lavfi", "-i", "testsrc=d=6:s=160x120:r=10", "-i", str(d / "noise.wav"),
         "-c:v", "libx264", "-preset", "ultrafast", str(d / "noise_video.mp4"),
     )  # fmt: skip
-    for name in ("noise.mp3", "noise.m4a", "noise.flac", "noise_faststart.m4a", "noise_video.mp4"):
+    for name in ("noise.mp3", "noise.m4a", "noise.flac", "noise_faststart.m4a", "noise_video.mp4",
+                 "noise.wav"):
         truncate_copy(d / name, d / f"truncated_{name}")
     rng = np.random.default_rng(4)
     (d / "random.wav").write_bytes(rng.bytes(40_000))
@@ -203,6 +204,7 @@ def generate_faithful(d: Path) -> None:
         ffmpeg(*click_source(), "-c:a", "mp2", "-output_ts_offset", str(offset),
                str(parts / f"{name}.ts"))  # fmt: skip
     join(d / "jump_back.ts", parts / "at100.ts", parts / "at50.ts")
+    ffmpeg("-copyts", "-i", str(d / "jump_back.ts"), "-c", "copy", str(d / "jump_back.mkv"))
     # ... or GAP_S after the first one ends (a forward gap: signal lost for 3 s).
     join(d / "gap.ts", parts / "at100.ts", parts / "after_gap.ts")
 

@@ -50,7 +50,8 @@ def test_unusable_files(media, name, status, reason):
 
 @pytest.mark.parametrize(
     "name",
-    ["truncated_noise.mp3", "truncated_noise_faststart.m4a", "truncated_noise.flac"],
+    ["truncated_noise.mp3", "truncated_noise_faststart.m4a", "truncated_noise.flac",
+     "truncated_noise.wav"],
 )
 def test_truncated_files_give_what_decodes_and_a_warning(media, name):
     cut, outcome = read(media / name)
