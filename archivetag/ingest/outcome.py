@@ -28,6 +28,15 @@ class Outcome:
     warnings: tuple[str, ...] = ()
 
     @property
+    def duration(self) -> float | None:
+        """Seconds for the catalogue: the length decoded when decoding reached the end; for a
+        partial read, or a file not decoded, the container's claim when it says more."""
+        claimed = self.media.duration if self.media else None
+        if self.status == "done" and not self.partial:
+            return self.decoded_s
+        return max(claimed or 0.0, self.decoded_s) or None
+
+    @property
     def warning(self) -> str | None:
         """The partial read in one line (what the run reports as "partly read"), else None."""
         return self.warnings[0] if self.partial else None
