@@ -40,8 +40,8 @@ _GLOBAL = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+verbose"]
 # "[mp3float @ 0x55..] [error] Header missing": the level ffmpeg gave a line.
 _LEVEL = re.compile(r"\[(panic|fatal|error|warning|info|verbose|debug)\] ")
 _ERROR_LEVELS = ("panic", "fatal", "error")
-# aresample says at every (re)configuration "... r:44100Hz -> ... r:16000Hz".
-_INPUT_RATE = re.compile(r" r:(\d+)Hz -> ")
+# aresample says at every (re)configuration "... r:44100Hz -> ch:2 chl:stereo ... r:16000Hz".
+_CONFIGURED = re.compile(r" r:(\d+)Hz -> ch:(\d+) ")
 _SILENCE_ADDED = re.compile(r"adding (\d+) audio samples of silence")
 # Said of our raw output when the file's timestamps go back; the samples are all written.
 _OUR_MUXER = "non monotonically increasing dts to muxer"
@@ -81,24 +81,47 @@ class DecodeEnd:
     non_finite: int  # NaN and Inf samples replaced by silence
 
 
-def _resample(channels: int, gaps_kept: bool) -> list[str]:
+@dataclass(frozen=True)
+class DecodePlan:
+    """What the ffmpeg command lines depend on, from the probe (``of``) or guessed (``GUESS``).
+
+    ``stream`` is ffmpeg's map of the audio stream (``0:a:N``, N counting audio streams).
+    ``native`` is (sample rate, channels) for a float source, decoded in two steps.
+    """
+
+    stream: str
+    native: tuple[int, int] | None = None
+    gaps_kept: bool = False
+
+    @classmethod
+    def of(cls, media: MediaInfo) -> "DecodePlan":
+        native = (media.sample_rate, media.channels) if media.float_samples else None
+        return cls(f"0:a:{media.audio_index}", native, media.gaps_kept)
+
+
+# What most files need: the first audio stream in one step. Started while ffprobe runs,
+# so that the two process start-ups (~50 ms each here) overlap; see ``read``.
+GUESS = DecodePlan("0:a:0")
+
+
+def _resample(gaps_kept: bool) -> list[str]:
     rate = f"aresample={SAMPLE_RATE}"
     if gaps_kept:
         rate += f":async=1:min_hard_comp={MIN_GAP_S}"
-    # -ac keeps the first layout's channel count through layout changes (a 2.0 part of a
-    # 5.1 broadcast is upmixed into the same columns) and passes unknown layouts 1:1.
-    return ["-af", rate, "-ac", str(channels), "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
+    # Every channel is kept, unknown layouts 1:1; through a layout change ffmpeg keeps the
+    # first layout's columns (a 2.0 part of a 5.1 broadcast is upmixed into them).
+    return ["-af", rate, "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
 
 
-def decode_commands(path: bytes | str, media: MediaInfo) -> list[list[str | bytes]]:
+def decode_commands(path: bytes | str, plan: DecodePlan) -> list[list[str | bytes]]:
     """The ffmpeg command lines, in pipe order, that write the chosen stream to stdout."""
-    source = ["ffmpeg", *_GLOBAL, "-i", media_url(path), "-map", f"0:{media.stream_index}"]
-    if not media.float_samples:
-        return [[*source, *_resample(media.channels, media.gaps_kept)]]
-    native = ["-ac", str(media.channels), "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
-    raw = ["-f", "f32le", "-ar", str(media.sample_rate), "-ac", str(media.channels)]
-    return [[*source, *native],
-            ["ffmpeg", *_GLOBAL, *raw, "-i", "pipe:0", *_resample(media.channels, False)]]
+    source = ["ffmpeg", *_GLOBAL, "-i", media_url(path), "-map", plan.stream]
+    if plan.native is None:
+        return [[*source, *_resample(plan.gaps_kept)]]
+    rate, channels = plan.native
+    raw = ["-f", "f32le", "-ar", str(rate), "-ac", str(channels)]
+    return [[*source, "-c:a", "pcm_f32le", *raw[:2], "pipe:1"],
+            ["ffmpeg", *_GLOBAL, *raw, "-i", "pipe:0", *_resample(False)]]
 
 
 class _Log:
@@ -108,9 +131,17 @@ class _Log:
     def __init__(self):
         self.errors: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
         self.gap_s = 0.0
+        self.channels = 0  # of the output, from the first configuration; 0 if none came
+        self.configured = threading.Event()  # channels known, or ffmpeg said its last
         self._rate = 0
 
     def read(self, stream) -> None:
+        try:
+            self._read(stream)
+        finally:
+            self.configured.set()
+
+    def _read(self, stream) -> None:
         for raw in stream:
             line = raw.decode("utf-8", errors="replace")[:500]
             level = _LEVEL.search(line)
@@ -119,8 +150,11 @@ class _Log:
             kind = level.group(1)
             if kind in _ERROR_LEVELS or (kind == "warning" and _CUT_SHORT.search(line)):
                 self.errors.append(line[: level.start()] + line[level.end() :])
-            elif rate := _INPUT_RATE.search(line):
-                self._rate = int(rate.group(1))
+            elif config := _CONFIGURED.search(line):
+                self._rate = int(config.group(1))
+                if not self.channels:
+                    self.channels = int(config.group(2))
+                    self.configured.set()
             elif (added := _SILENCE_ADDED.search(line)) and self._rate:
                 # swresample counts the silence in input samples
                 self.gap_s += int(added.group(1)) / self._rate
@@ -147,10 +181,10 @@ class PcmStream:
     Raises ``OSError`` when ffmpeg cannot be started.
     """
 
-    def __init__(self, path: bytes | str, media: MediaInfo, timeout_s: float):
+    def __init__(self, path: bytes | str, plan: DecodePlan, timeout_s: float):
         self.end: DecodeEnd | None = None
-        self.channels = media.channels
-        self._timeout_s = timeout_s
+        self.plan = plan
+        self.timeout_s = timeout_s  # may be set later, e.g. once the duration is known
         self._waited_s = 0.0  # time already spent blocked on ffmpeg's output
         self._waiting_since: float | None = None
         self._clock = threading.Lock()  # keeps the two fields above consistent
@@ -161,7 +195,7 @@ class PcmStream:
         self._logs: list[_Log] = []
         self._threads: list[threading.Thread] = []
         try:
-            for command in decode_commands(path, media):
+            for command in decode_commands(path, plan):
                 feeding = bool(self._procs)
                 self._procs.append(subprocess.Popen(
                     command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -186,7 +220,7 @@ class PcmStream:
     def _feed(self) -> None:
         """Native-rate samples from the decoder, cleaned, into the resampler."""
         decoder, resampler = self._procs
-        chunk = 4 * self.channels * 16_384
+        chunk = 1 << 18
         try:
             while data := decoder.stdout.read(chunk):
                 data, count = _replace_non_finite(data[: len(data) - len(data) % 4])
@@ -206,20 +240,21 @@ class PcmStream:
                 proc.kill()
 
     def _watch(self) -> None:
-        poll_s = min(0.25, self._timeout_s / 4)
+        poll_s = min(0.25, self.timeout_s / 4)
         while not self._finished.wait(poll_s):
             with self._clock:
                 since, waited_s = self._waiting_since, self._waited_s
-            if since is not None and waited_s + time.monotonic() - since > self._timeout_s:
+            if since is not None and waited_s + time.monotonic() - since > self.timeout_s:
                 self._timed_out = True
                 self._kill()
                 return
 
-    def _read(self, size: int) -> bytes:
+    def _waiting(self, wait, *args):
+        """``wait(*args)`` on ffmpeg, counted by the watchdog."""
         with self._clock:
             self._waiting_since = time.monotonic()
         try:
-            return self._procs[-1].stdout.read(size)
+            return wait(*args)
         finally:
             with self._clock:
                 self._waited_s += time.monotonic() - self._waiting_since
@@ -247,12 +282,13 @@ class PcmStream:
         self._watchdog.join()
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        frame = 4 * self.channels
-        block_bytes = BLOCK_SECONDS * SAMPLE_RATE * frame
-        samples = 0
-        while data := self._read(block_bytes):
-            usable = len(data) - len(data) % frame
-            block = np.frombuffer(data[:usable], dtype="<f4").reshape(-1, self.channels)
+        output = self._logs[-1]
+        self._waiting(output.configured.wait)  # ffmpeg says its channels before any sample
+        channels, samples = output.channels, 0
+        read, block_bytes = self._procs[-1].stdout.read, BLOCK_SECONDS * SAMPLE_RATE * 4 * channels
+        while channels and (data := self._waiting(read, block_bytes)):
+            usable = len(data) - len(data) % (4 * channels)
+            block = np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels)
             samples += len(block)
             yield block
         with self._clock:  # ffmpeg may still hang on its way out

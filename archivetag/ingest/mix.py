@@ -40,8 +40,8 @@ class Downmix:
         power = np.add.reduceat(block * block, starts, axis=0) / lengths[:, None]
         sounding = power >= self._power  # (frames, channels)
         silent = ~sounding.any(axis=1)
-        if sounding.all():
-            mono = block.mean(axis=1, dtype=np.float32)
+        if sounding.all():  # a matrix product: numpy's mean across a row is ~10x slower
+            mono = block @ np.full(block.shape[1], 1.0 / block.shape[1], np.float32)
         else:
             sounding[silent] = True
             weights = (sounding / sounding.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -59,6 +59,7 @@ class MediaInfo:
     start_time: float  # container start offset; segment times are relative to it
     stream_offset: float  # seconds from the container start to the stream's first sample
     stream_index: int  # absolute index of the chosen stream (ffmpeg -map 0:N)
+    audio_index: int  # the same counted among audio streams (ffmpeg -map 0:a:N)
     codec: str
     sample_rate: int
     channels: int
@@ -138,6 +139,7 @@ def media_info(report: dict, warnings: str, choice: StreamChoice) -> MediaInfo |
         start_time=start,
         stream_offset=offset,
         stream_index=int(stream["index"]),
+        audio_index=audio.index(stream),
         codec=codec,
         sample_rate=int(stream.get("sample_rate") or 0),
         channels=int(stream.get("channels") or 0),

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from archivetag.ingest.decode import MIN_GAP_S, SAMPLE_RATE, DecodeEnd, DecodeOptions, PcmStream
+from archivetag.ingest.decode import (
+    GUESS,
+    MIN_GAP_S,
+    SAMPLE_RATE,
+    DecodeEnd,
+    DecodeOptions,
+    DecodePlan,
+    PcmStream,
+)
 from archivetag.ingest.discover import Candidate
 from archivetag.ingest.fingerprint import file_kind
 from archivetag.ingest.mix import Downmix
@@ -159,6 +167,36 @@ def _timeline(stream: PcmStream, lead_s: float, downmix: Downmix,
         yield guard(downmix(block))
 
 
+def _start(
+    candidate: Candidate, options: ReadOptions
+) -> tuple[PcmStream, MediaInfo, float] | Outcome:
+    """Probe, and have ffmpeg decoding: (stream, media, timeout) or why not.
+
+    ffmpeg starts on the likely plan (``decode.GUESS``) while ffprobe runs, so that the two
+    start-ups overlap; a wrong guess is replaced before a sample is read.
+    """
+    try:
+        stream = PcmStream(candidate.path, GUESS, options.decode.timeout_for(None))
+    except OSError as error:
+        return Outcome("failed", f"cannot run ffmpeg: {error.strerror}")
+    try:
+        media = probe(candidate.path, options.stream, options.probe_timeout_s)
+        if isinstance(media, ProbeVerdict):
+            stream.close()
+            return Outcome(media.status, media.reason)
+        stream.timeout_s = timeout_s = options.decode.timeout_for(media.duration)
+        plan = DecodePlan.of(media)
+        if plan != GUESS:
+            stream.close()
+            stream = PcmStream(candidate.path, plan, timeout_s)
+    except OSError as error:
+        return Outcome("failed", f"cannot run ffmpeg: {error.strerror}", media=media)
+    except BaseException:
+        stream.close()
+        raise
+    return stream, media, timeout_s
+
+
 def read_file(
     candidate: Candidate, options: ReadOptions = ReadOptions()
 ) -> Iterator[Segment | Outcome]:
@@ -167,16 +205,11 @@ def read_file(
     if refused:
         yield refused
         return
-    media = probe(candidate.path, options.stream, options.probe_timeout_s)
-    if isinstance(media, ProbeVerdict):
-        yield Outcome(media.status, media.reason)
+    started = _start(candidate, options)
+    if isinstance(started, Outcome):
+        yield started
         return
-    timeout_s = options.decode.timeout_for(media.duration)
-    try:
-        stream = PcmStream(candidate.path, media, timeout_s)
-    except OSError as error:
-        yield Outcome("failed", f"cannot run ffmpeg: {error.strerror}", media=media)
-        return
+    stream, media, timeout_s = started
     downmix, guard = Downmix(options.segments.silence_threshold_dbfs), _Guard()
     with stream:
         yield from segments(_timeline(stream, media.stream_offset, downmix, guard),

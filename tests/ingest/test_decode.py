@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from archivetag.ingest.decode import PcmStream
+from archivetag.ingest.decode import GUESS, DecodePlan, PcmStream
 from archivetag.ingest.discover import discover
 from archivetag.ingest.probe import MediaInfo, StreamChoice, choose_stream, probe
 from archivetag.ingest.read import read_file
@@ -65,10 +65,10 @@ def test_probe_reports_container_codec_and_offsets(media):
     assert info.duration == pytest.approx(6.0, abs=0.05)
 
 
-def test_ffmpeg_blocked_on_a_fifo_is_killed(media, tmp_path):
+def test_ffmpeg_blocked_on_a_fifo_is_killed(tmp_path):
     fifo = tmp_path / "never.mp3"
     os.mkfifo(fifo)  # ffmpeg waits forever for a writer: only the watchdog ends it
-    with PcmStream(os.fsencode(fifo), probe(media / "click.mp3"), timeout_s=0.5) as stream:
+    with PcmStream(os.fsencode(fifo), GUESS, timeout_s=0.5) as stream:
         assert list(stream) == []
     assert stream.end.timed_out and stream.end.samples == 0
 
@@ -76,7 +76,7 @@ def test_ffmpeg_blocked_on_a_fifo_is_killed(media, tmp_path):
 def test_a_slow_consumer_is_not_taken_for_a_hung_ffmpeg(media):
     """Backpressure: time spent between blocks does not count against ffmpeg."""
     path = media / "click.wav"
-    with PcmStream(os.fsencode(path), probe(path), timeout_s=0.3) as stream:
+    with PcmStream(os.fsencode(path), DecodePlan.of(probe(path)), timeout_s=0.3) as stream:
         blocks = []
         for block in stream:
             blocks.append(block)
