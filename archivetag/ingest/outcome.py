@@ -1,4 +1,4 @@
-"""The result of reading one file, in design.md's vocabulary."""
+"""The result of reading one file: done, skipped, failed or missing (README, "Ingest")."""
 
 from dataclasses import dataclass
 from typing import Literal

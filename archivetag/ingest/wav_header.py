@@ -4,7 +4,7 @@ ffmpeg's WAV demuxer believes the file's length over the header when the file is
 and then states no duration: a WAV cut right after its header and one whose data chunk is
 really empty look the same to ffprobe (duration N/A, no error for both). The size in the
 header tells them apart: the first promises audio that is absent (``failed``), the second
-holds an empty stream (``skipped``), as design.md's vocabulary in README's "Ingest" says.
+holds an empty stream (``skipped``), as README's "Ingest" says.
 """
 
 import struct
