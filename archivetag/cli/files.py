@@ -41,8 +41,10 @@ def show(
                  "annotations": {a.kind: a.text for a in segment.annotations}}
                 for segment in stored.segments]
             report = {"path": stored.display_path, "status": stored.status,
-                      "reason": stored.reason, "warning": stored.warning,
-                      "duration": stored.duration, "media_type": stored.media_type,
+                      "reason": stored.reason, "partial": stored.partial,
+                      "warnings": stored.warnings or [], "duration": stored.duration,
+                      "claimed_duration": stored.claimed_duration,
+                      "media_type": stored.media_type,
                       "segments": segments}
     finally:
         database.engine.dispose()
@@ -51,7 +53,7 @@ def show(
         return
     typer.echo(f"{report['path']}: {report['status']}"
                + (f" ({report['reason']})" if report["reason"] else "")
-               + (f", warning: {report['warning']}" if report["warning"] else ""))
+               + "".join(f", warning: {warning}" for warning in report["warnings"]))
     for segment in segments:
         span = f"{hms(segment['start'])}-{hms(segment['end'])}"
         if segment["silent"]:

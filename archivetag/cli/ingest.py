@@ -97,16 +97,17 @@ def ingest(
     finally:
         reporter.close()
     report = summary.report
+    began = "plan" in report  # else refused before planning: its error line says why
     if json_output:
         print(json.dumps(report, ensure_ascii=False, default=str, separators=(",", ":")))
-    elif dry_run:
+    elif began and dry_run:
         _print_plan(report, verbose)
-    elif not quiet and report.get("wall_seconds") is not None:
+    elif began and not quiet:
         _print_summary(report)
     if not json_output:
         _print_problems(report.get("problems", []))
-    if report.get("reason") and report.get("wall_seconds") is not None:  # a run that refused
-        print(f"archivetag: {report['reason']}", file=sys.stderr)  # to mark files missing
+    if began and report["reason"]:  # a run that refused to mark files missing
+        print(f"archivetag: {report['reason']}", file=sys.stderr)
     raise typer.Exit(summary.exit_code)
 
 
@@ -124,6 +125,16 @@ def _print_plan(report: dict, verbose: bool) -> None:
     if verbose:
         for entry in report["planned_files"]:
             print(f"{entry['plan']:>16}  {entry['path']}")
+    _print_left_out(report)
+
+
+def _print_left_out(report: dict) -> None:
+    """Files the walk saw but scan.extensions leaves out, counted by extension."""
+    left_out = report.get("left_out") or {}
+    if left_out:
+        shown = ", ".join(f"{count} {extension or '(no extension)'}"
+                          for extension, count in sorted(left_out.items(), key=lambda e: -e[1]))
+        print(f"left out (not a media extension in scan.extensions): {shown}")
 
 
 def _print_summary(report: dict) -> None:
@@ -139,6 +150,7 @@ def _print_summary(report: dict) -> None:
               f"{report['audio_seconds'] / 3600:.2f} h of audio"
               + (f"; {rate:.2f} segments/s per replica ({replicas} replica{'s' if replicas != 1 else ''})"
                  if rate is not None else ""))
+    _print_left_out(report)
     if report["stopped"] == "time limit":
         print(f"time limit reached after {report['files_tagged']} files; the next run goes on")
     elif report["stopped"]:

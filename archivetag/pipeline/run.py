@@ -145,8 +145,8 @@ class IngestRun:
             provenance_key=build.key_of(key_values) if key_values else None,
             retry_failed=request.retry_failed,
             max_attempts=settings["ingest.max_attempts"], reprocess=request.reprocess))
-        items = self.planner.plan(guard.watch(discover(request.paths,
-                                                       build.discovery_options(settings))))
+        self.walk = discover(request.paths, build.discovery_options(settings))
+        items = self.planner.plan(guard.watch(self.walk))
         if request.dry_run:
             return self._dry_run(items)
         self.writer = CatalogueWriter.begin(session, key_values, build.model_source(key_values),
@@ -310,7 +310,7 @@ class IngestRun:
             self.counts.learn_rate(result.candidate.size, outcome.decoded_s)
         else:
             self.planner.seen_ids.add(self.writer.record_outcome(path, outcome, result.candidate))
-        self._count_outcome(path, outcome.status, outcome.reason or outcome.warning)
+        self._count_outcome(path, outcome.status, outcome.reason or outcome.partial_reason)
         self._update_index(force=False)
 
     def _count_outcome(self, path: bytes, status: str, reason: str | None) -> None:
@@ -377,7 +377,7 @@ class IngestRun:
             EXIT_OK, None, dry_run=True,
             plan={_key(category.value): count for category, count in self.counts.plan.items()},
             audio_hours_to_tag_estimate=round(self.counts.hours_to_tag_estimate(), 3),
-            planned_files=files)
+            planned_files=files, left_out=dict(self.walk.left_out))
         return IngestSummary(EXIT_OK, report)
 
     def _summarise(self, stopped: str | None, refusal: str | None) -> IngestSummary:
@@ -416,6 +416,7 @@ class IngestRun:
             segments_per_second_per_replica=(
                 round(counts.segments / wall / replicas, 3) if replicas else None),
             problems=[asdict(problem) for problem in problems],
+            left_out=dict(self.walk.left_out),
         )
         status = {"interrupted": "interrupted", "time limit": "done"}.get(stopped or "", "done")
         self.writer.finish("failed" if refusal else status, report)

@@ -249,6 +249,9 @@ def test_show_and_failures_report_what_was_stored(ingest, archive, sqlite_url, c
     assert shown.exit_code == 0, shown.stderr
     report = __import__("json").loads(shown.stdout)
     assert report["status"] == "done"
+    assert (report["media_type"], report["partial"], report["warnings"]) == ("audio", False, [])
+    assert report["duration"] == pytest.approx(25.0, abs=0.001)  # decoded; the mp3 claims more
+    assert report["claimed_duration"] == pytest.approx(25.0, abs=0.06)
     assert [(s["start"], round(s["end"])) for s in report["segments"]] == [(0, 10), (10, 20), (20, 25)]
     assert all(s["caption"] is not None and isinstance(s["tags"], list) for s in report["segments"])
     human = cli("show", str(archive / "tone.mp3"), "--db", sqlite_url)

@@ -79,7 +79,8 @@ def test_problems_of_a_killed_run_are_reported_once_by_the_next(sqlite_url, cli,
         rng = np.random.default_rng(4)
         writer.record_outcome(b"/archive/bad.wav", Outcome("failed", "not a readable WAV file"))
         cut = tagged_file("/archive/cut.mp3", rng, 1)
-        writer.store(replace(cut, outcome=Outcome("done", warning="decoded 1.2 of 88.0 s")))
+        writer.store(replace(cut, outcome=Outcome("done", partial=True,
+                                                  warnings=("decoded 1.2 of 88.0 s",))))
     database.engine.dispose()
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("ARCHIVETAG_MODEL_ID", str(tiny_dir))
