@@ -1,12 +1,14 @@
 """Ask ffprobe what a file holds and pick the audio stream to tag.
 
 Returns ``MediaInfo`` for a file with audio, or an ``Outcome``-shaped verdict
-(``ProbeVerdict``) saying why not: no audio stream, not a media file, or a failure
+(``ProbeVerdict``) saying why not: no audio stream (skipped), or a file that no decoder can
+read although it is named as media, or another failure (failed)
 with ffprobe's own words. The media type comes from the streams present, never from the
 container's name: a picture stream marked as attached (cover art) is not video.
 """
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from typing import Literal
@@ -117,7 +119,7 @@ def media_info(report: dict, warnings: str, choice: StreamChoice) -> MediaInfo |
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     if not audio:
         if not streams:
-            return ProbeVerdict("skipped", "not a media file (no streams)")
+            return unreadable(fmt.get("filename", ""), "no streams in it")
         return ProbeVerdict("skipped", "no audio stream")
     stream = choose_stream(audio, choice)
     start = _float(fmt.get("start_time")) or 0.0
@@ -156,12 +158,19 @@ def _moving_picture(stream: dict) -> bool:
     return stream.get("codec_type") == "video" and not attached
 
 
-def _failure(stderr: str) -> ProbeVerdict:
+def unreadable(path: bytes | str, why: str) -> ProbeVerdict:
+    """A file named as media that no decoder can read: failed (README, "Exit codes"), in
+    words that name what it should have been, e.g. "not a readable WAV file (invalid header)"."""
+    extension = os.path.splitext(os.fsdecode(path))[1].lstrip(".").upper()
+    return ProbeVerdict("failed", f"not a readable {extension or 'media'} file ({why})")
+
+
+def _failure(path: bytes | str, stderr: str) -> ProbeVerdict:
     lines = stderr.splitlines()
     if _NOT_MEDIA in stderr or (
         len(lines) == 1 and lines[0].endswith("Invalid data found when processing input")
     ):
-        return ProbeVerdict("skipped", "not a media file")
+        return unreadable(path, "invalid header: no decoder recognises its contents")
     return ProbeVerdict("failed", "damaged media: " + (short_reason(lines) or "ffprobe failed"))
 
 
@@ -183,7 +192,7 @@ def probe(
         return ProbeVerdict("failed", f"cannot run ffprobe: {error.strerror}")
     stderr = done.stderr.decode("utf-8", errors="replace")
     if done.returncode != 0:
-        return _failure(stderr)
+        return _failure(path, stderr)
     try:
         report = json.loads(done.stdout.decode("utf-8", errors="replace"))
     except ValueError:

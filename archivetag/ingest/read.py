@@ -25,7 +25,8 @@ from archivetag.ingest.discover import Candidate
 from archivetag.ingest.fingerprint import file_kind
 from archivetag.ingest.mix import Downmix
 from archivetag.ingest.outcome import Outcome
-from archivetag.ingest.probe import PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict, StreamChoice, probe
+from archivetag.ingest.probe import (PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict, StreamChoice, probe,
+                                     unreadable)
 from archivetag.ingest.segment import Segment, SegmentSettings, segments
 from archivetag.ingest.wav_header import wav_data_bytes
 
@@ -63,7 +64,7 @@ def _precheck(candidate: Candidate) -> Outcome | None:
     if _changed(candidate, st):
         return Outcome("failed", "changed since the scan (still being written?)")
     if st.st_size == 0:
-        return Outcome("skipped", "empty file")
+        return Outcome("failed", unreadable(candidate.path, "0 bytes: an empty file").reason)
     return None
 
 

@@ -32,10 +32,10 @@ def read_candidate(item: Candidate, options: ReadOptions = ReadOptions()):
 @pytest.mark.parametrize(
     ("name", "status", "reason"),
     [
-        ("empty.mp3", "skipped", "empty file"),
-        ("random.wav", "skipped", "not a media file"),
-        ("random.mp4", "skipped", "not a media file"),
-        ("text.mp3", "skipped", "not a media file"),
+        ("empty.mp3", "failed", "not a readable MP3 file (0 bytes"),
+        ("random.wav", "failed", "not a readable WAV file (invalid header"),
+        ("random.mp4", "failed", "not a readable MP4 file (invalid header"),
+        ("text.mp3", "failed", "not a readable MP3 file (invalid header"),
         ("silent_video.mp4", "skipped", "no audio stream"),
         ("truncated_noise.m4a", "failed", "moov atom not found"),  # index was at the end
         ("truncated_noise_video.mp4", "failed", "moov atom not found"),
