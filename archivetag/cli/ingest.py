@@ -121,7 +121,10 @@ def _print_problems(problems: list[dict]) -> None:
 def _print_plan(report: dict, verbose: bool) -> None:
     counts = ", ".join(f"{count} {category}" for category, count in sorted(report["plan"].items()))
     print(f"plan: {counts or 'no files found'}")
-    print(f"audio to tag: about {report['audio_hours_to_tag_estimate']:.2f} h")
+    unreadable = report["unreadable_to_tag"]
+    print(f"audio to tag: {report['audio_hours_to_tag']:.2f} h, as ffprobe reads it"
+          + (f" ({unreadable} file{'s' if unreadable != 1 else ''} without audio it can read)"
+             if unreadable else ""))
     if verbose:
         for entry in report["planned_files"]:
             print(f"{entry['plan']:>16}  {entry['path']}")

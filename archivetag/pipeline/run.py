@@ -366,17 +366,29 @@ class IngestRun:
         return ids
 
     def _dry_run(self, items: Iterator[PlanItem]) -> IngestSummary:
-        files = []
+        """The plan, and the audio to tag as ffprobe reads it (one probe per file to tag, a
+        few at once: probes wait on ffprobe's start and the disk, not on a core)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from archivetag.ingest.probe import MediaInfo, probe
+
+        options = build.read_options(self.settings)
+        files, to_probe = [], []
         for item in items:
             self.counts.plan[item.category] += 1
-            if item.candidate is not None:
-                self.counts.bytes_to_tag += item.candidate.size if item.needs_model else 0
             path = item.candidate.path if item.candidate else item.problem.path
             files.append({"path": display_path(path), "plan": item.category.value})
+            if item.needs_model:
+                to_probe.append(path)
+        with ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1)) as pool:
+            probed = list(pool.map(lambda path: probe(path, options.stream,
+                                                      options.probe_timeout_s), to_probe))
+        seconds = sum(media.duration or 0.0 for media in probed if isinstance(media, MediaInfo))
         report = summary_report(
             EXIT_OK, None, dry_run=True,
             plan={_key(category.value): count for category, count in self.counts.plan.items()},
-            audio_hours_to_tag_estimate=round(self.counts.hours_to_tag_estimate(), 3),
+            audio_hours_to_tag=round(seconds / 3600, 3),
+            unreadable_to_tag=sum(not isinstance(media, MediaInfo) for media in probed),
             planned_files=files, left_out=dict(self.walk.left_out))
         return IngestSummary(EXIT_OK, report)
 

@@ -84,7 +84,7 @@ def ingest(tiny_dir: Path, isolated_environment: Path):
 
     def run(*args: str, fault: str | None = None, env: dict | None = None,
             timeout: float = 240) -> Ingest:
-        env = dict(os.environ, ARCHIVETAG_MODEL_ID=str(tiny_dir), **(env or {}))
+        env = {**os.environ, "ARCHIVETAG_MODEL_ID": str(tiny_dir), **(env or {})}
         if fault:
             env["ARCHIVETAG_FAULT"] = fault
         done = subprocess.run([sys.executable, "-m", "archivetag", "ingest", *args],

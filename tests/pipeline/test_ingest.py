@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 from sqlalchemy import func, select
@@ -232,7 +233,21 @@ def test_dry_run_plans_without_working(ingest, archive, sqlite_url):
     # every file is new: whether it is media at all is found out when it is read
     assert f"plan: {len(GOOD_FILES) + len(BAD_FILES)} new" in result.stdout
     assert "speech.wav" in result.stdout
+    assert f"as ffprobe reads it ({len(BAD_FILES)} files without audio it can read)" in (
+        result.stdout)
     assert catalogue(sqlite_url) == {}
+
+    (archive / "cover.jpg").write_bytes(b"\xff\xd8")
+    planned = ingest(str(archive), "--db", sqlite_url, "--dry-run", "--json",
+                     env={"ARCHIVETAG_MODEL_ID": "/nowhere/model"})  # needs no model
+    assert planned.code == 0, planned.stderr
+    report = planned.summary
+    seconds = sum(float(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+         str(next(archive.rglob(name)))], capture_output=True, text=True).stdout or 0)
+        for name in GOOD_FILES)
+    assert report["audio_hours_to_tag"] == pytest.approx(seconds / 3600, abs=0.001)
+    assert report["left_out"] == {".jpg": 1}
 
 
 def test_gpu_replicas_are_pinned_one_per_declared_gpu(ingest, archive, sqlite_url, monkeypatch):
