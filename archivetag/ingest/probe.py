@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from archivetag.ingest.media_url import media_url
-from archivetag.ingest.stderr import short_reason
+from archivetag.ingest.stderr import in_words, short_reason
 
 PROBE_TIMEOUT_S = 30.0
 _NOT_MEDIA = "misdetection possible"  # ffprobe guessed a format from near-noise
@@ -171,7 +171,8 @@ def _failure(path: bytes | str, stderr: str) -> ProbeVerdict:
         len(lines) == 1 and lines[0].endswith("Invalid data found when processing input")
     ):
         return unreadable(path, "invalid header: no decoder recognises its contents")
-    return ProbeVerdict("failed", "damaged media: " + (short_reason(lines) or "ffprobe failed"))
+    return ProbeVerdict("failed", "damaged media: " + (in_words(short_reason(lines))
+                                                       or "ffprobe failed"))
 
 
 def probe(

@@ -25,6 +25,7 @@ from archivetag.ingest.discover import Candidate
 from archivetag.ingest.fingerprint import file_kind
 from archivetag.ingest.mix import Downmix
 from archivetag.ingest.outcome import Outcome
+from archivetag.ingest.stderr import in_words
 from archivetag.ingest.probe import (PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict, StreamChoice, probe,
                                      unreadable)
 from archivetag.ingest.segment import Segment, SegmentSettings, segments
@@ -80,7 +81,7 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
     states (not one guessed from the bitrate or a timestamp span), and ffmpeg saying the
     file ends early or a WAV header promising more data than the file holds.
     """
-    said = f": {end.stderr}" if end.stderr else f" (ffmpeg exit status {end.returncode})"
+    said = f": {in_words(end.stderr)}" if end.stderr else f" (ffmpeg exit status {end.returncode})"
     troubled = bool(end.returncode or end.stderr)
     if end.timed_out:
         reason = f"ffmpeg stopped after {timeout_s:.0f} s, hung or too slow{said}"
@@ -104,7 +105,7 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
     claimed = promised or (None if media.duration_estimated else media.duration)
     short = claimed and decoded < claimed - max(_SHORT_ABS_S, _SHORT_REL * claimed)
     if short and (troubled or promised):
-        said = f": {end.stderr}" if end.stderr else ""
+        said = f": {in_words(end.stderr)}" if end.stderr else ""
         warning = f"partial: decoded {decoded:.1f} of {claimed:.1f} s{said}"
         return Outcome("done", media=media, decoded_s=decoded, partial=True,
                        warnings=(warning, *mended))

@@ -37,8 +37,9 @@ def read_candidate(item: Candidate, options: ReadOptions = ReadOptions()):
         ("random.mp4", "failed", "not a readable MP4 file (invalid header"),
         ("text.mp3", "failed", "not a readable MP3 file (invalid header"),
         ("silent_video.mp4", "skipped", "no audio stream"),
-        ("truncated_noise.m4a", "failed", "moov atom not found"),  # index was at the end
-        ("truncated_noise_video.mp4", "failed", "moov atom not found"),
+        ("truncated_noise.m4a", "failed", "is missing: the file was cut short or never "
+                                          "finished writing (ffmpeg: moov atom not found"),
+        ("truncated_noise_video.mp4", "failed", "(ffmpeg: moov atom not found"),
     ],
 )
 def test_unusable_files(media, name, status, reason):
