@@ -1,0 +1,156 @@
+"""The index as a search sees it: the file, memory-mapped read-only, plus what SQL added since.
+
+Read commands never write (README, "Search"): a search maps the index file and never changes
+it. What the writer (`update_index`, catalogue_index.py) has not taken in yet is read from
+SQL: the embedding rows above the file's stamp (`last_row_id`), at most `index.max_lag` of
+them, searched exactly beside the file. Embedding rows are never updated in place (a changed
+text gets a new row, vectors.py), so a segment whose row is at or below the stamp has in SQL
+the very vector the file holds; any other id the file returns (its row deleted, or replaced by
+a newer one) is left out. Past the bound, or with a missing, damaged or foreign file,
+`IndexNotReady` says to run `archivetag index update`.
+
+Per query this costs the FAISS search plus lookups of the ids it returned (O(k)), and an exact
+scan of the lagging vectors (O(lag)); nothing grows with the size of the catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Select, and_, select
+from sqlalchemy.orm import Session
+
+from archivetag.config import Settings
+from archivetag.errors import UserError
+from archivetag.index import vectors
+from archivetag.index.catalogue_index import Notify, catalogue_uid, index_path
+from archivetag.index.vector_index import IndexFileError, Neighbours, VectorIndex
+from archivetag.storage.database import Database
+from archivetag.storage.schema import Embedding, Segment
+
+UPDATE_HINT = "run `archivetag index update`"
+
+
+class IndexNotReady(UserError):
+    """The index file cannot answer: missing, damaged, foreign, or too far behind SQL (exit 1)."""
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The segments a filter allows that have a vector, split by where their vector is."""
+
+    in_file: np.ndarray  # int64 (n,), sorted: rows at or below the stamp
+    lagging: np.ndarray  # int64 (m,): rows above it
+
+
+class IndexView:
+    """A read-only index file and the lagging vectors (float32 (n, dim), unit length)."""
+
+    def __init__(self, index: VectorIndex, lag_ids: np.ndarray, lag_vectors: np.ndarray) -> None:
+        self.index = index
+        self.lag_ids = lag_ids
+        self.lag_vectors = lag_vectors
+
+    def allowed(self, session: Session, segments: Select) -> Allowed:
+        """Splits the segments of a filter's SELECT (filters.py) by where their vector is."""
+        stamp = self.index.stamp
+        rows = session.execute(segments.add_columns(Embedding.id).join(
+            Embedding, and_(Embedding.segment_id == Segment.id,
+                            Embedding.embedder == stamp.embedder))).all()
+        pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        in_file = pairs[:, 1] <= stamp.last_row_id
+        return Allowed(np.sort(pairs[in_file, 0]), pairs[~in_file, 0])
+
+    def nearest(self, session: Session, query: np.ndarray, k: int, nprobe: int,
+                allowed: Allowed | None = None) -> Neighbours:
+        """The k segments nearest to `query` (float32 (dim,)) as SQL holds them now."""
+        if allowed is None:
+            found = self._nearest_current(session, query, k, nprobe)
+            lag_ids, lag_vectors = self.lag_ids, self.lag_vectors
+        else:
+            try:
+                found = self.index.search(query, k, nprobe, allowed.in_file)
+            except IndexFileError as error:
+                raise IndexNotReady(f"the search index does not match the database ({error}); "
+                                    f"{UPDATE_HINT}") from None
+            keep = np.isin(self.lag_ids, allowed.lagging)
+            lag_ids, lag_vectors = self.lag_ids[keep], self.lag_vectors[keep]
+        if len(lag_ids) == 0:
+            return found
+        ids = np.concatenate([found.segment_ids, lag_ids])
+        scores = np.concatenate([found.scores, (lag_vectors @ query).astype(np.float32)])
+        order = np.argsort(-scores, kind="stable")[:k]
+        return Neighbours(ids[order], scores[order])
+
+    def _nearest_current(self, session: Session, query: np.ndarray, k: int,
+                         nprobe: int) -> Neighbours:
+        """FAISS's nearest, without ids whose vector in the file is no longer SQL's."""
+        want = k
+        while True:
+            found = self.index.search(query, want, nprobe)
+            current = self._current(session, found.segment_ids)
+            kept = Neighbours(found.segment_ids[current][:k], found.scores[current][:k])
+            if len(kept.segment_ids) == k or len(found.segment_ids) < want \
+                    or want >= self.index.stamp.count:
+                return kept
+            want = min(2 * want, self.index.stamp.count)
+
+    def _current(self, session: Session, segment_ids: np.ndarray) -> np.ndarray:
+        """Which of these ids still have, in SQL, the row the file took in (bool (n,))."""
+        stamp, current = self.index.stamp, set()
+        for chunk in vectors.chunks(segment_ids.tolist()):
+            current.update(session.scalars(select(Embedding.segment_id).where(
+                Embedding.embedder == stamp.embedder, Embedding.id <= stamp.last_row_id,
+                Embedding.segment_id.in_(chunk))))
+        return np.fromiter((i in current for i in segment_ids.tolist()), bool, len(segment_ids))
+
+
+def vectors_now(session: Session, embedder: str, segment_ids: list[int],
+                dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 (n, dim) vectors) of those of `segment_ids` with a vector, in id order.
+
+    The vectors SQL holds now: what the index holds too, or will after `index update`.
+    """
+    rows = []
+    for chunk in vectors.chunks(sorted(segment_ids)):
+        rows += session.execute(select(Embedding.segment_id, Embedding.vector).where(
+            Embedding.embedder == embedder, Embedding.segment_id.in_(chunk))).all()
+    rows.sort()
+    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f2").astype(np.float32)
+    return ids, matrix.reshape(len(rows), dim)
+
+
+def open_view(database: Database, settings: Settings, notify: Notify) -> IndexView:
+    """The configured embedder's index file, mapped read-only, with the vectors it lacks.
+
+    Sets FAISS's OpenMP threads to `search.threads`. Raises IndexNotReady (exit 1) when the
+    file is missing, damaged or made from another database or embedder, or when more than
+    `index.max_lag` vectors were added to SQL since it was written. Writes nothing.
+    """
+    import faiss
+
+    uid, embedder = catalogue_uid(database), settings["index.embedder"]
+    path = index_path(settings, uid)
+    try:
+        index = VectorIndex.load(path, read_only=True)
+    except IndexFileError as error:
+        raise IndexNotReady(f"the search index cannot be used: {error}; {UPDATE_HINT}") from None
+    if index.stamp.catalogue != uid or index.stamp.embedder != embedder:
+        raise IndexNotReady(f"the search index {path} was made from another database or "
+                            f"embedder; {UPDATE_HINT}")
+    faiss.omp_set_num_threads(settings["search.threads"])
+    bound, ids, matrices = settings["index.max_lag"], [], []
+    with database.sessions() as session:
+        for batch in vectors.read_vectors(session, embedder, index.stamp.last_row_id):
+            ids.append(batch.segment_ids)
+            matrices.append(batch.vectors)
+            if sum(map(len, ids)) > bound:
+                raise IndexNotReady(f"the search index is more than {bound} vectors behind the "
+                                    f"database (index.max_lag); {UPDATE_HINT}")
+    if not ids:
+        return IndexView(index, np.zeros(0, np.int64), np.zeros((0, index.stamp.dim), np.float32))
+    notify(f"the search index is {sum(map(len, ids))} vectors behind the database; searching "
+           f"them from the database too ({UPDATE_HINT})")
+    return IndexView(index, np.concatenate(ids), np.concatenate(matrices))
