@@ -243,6 +243,8 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--base", type=int, default=3000,
                         help="real caption vectors the synthetic ones are made from")
+    parser.add_argument("--work", type=Path,
+                        help="keep the catalogues here (default: a temporary folder)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -257,9 +259,10 @@ def main() -> None:
     base = embedder.embed(captions)
     query_vectors = embedder.embed(queries)
     report = {"queries": len(queries), "threads": defaults["search.threads"], "sizes": []}
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as temporary:
+        work = args.work or Path(temporary)
         for size in args.sizes:
-            home = Path(work) / f"s{size}"
+            home = work / f"s{size}"
             settings = load_settings(environ={}, overrides={"data_dir": str(home)})
             url = settings.database_url()
             home.mkdir()

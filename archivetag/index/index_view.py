@@ -16,6 +16,7 @@ scan of the lagging vectors (O(lag)); nothing grows with the size of the catalog
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from sqlalchemy import Select, and_, select
@@ -30,6 +31,7 @@ from archivetag.storage.database import Database
 from archivetag.storage.schema import Embedding, Segment
 
 UPDATE_HINT = "run `archivetag index update`"
+POST_FILTER_MAX = 32  # a filter is applied to at most this many times k of the ranking
 
 
 class IndexNotReady(UserError):
@@ -52,30 +54,68 @@ class IndexView:
         self.lag_ids = lag_ids
         self.lag_vectors = lag_vectors
 
-    def allowed(self, session: Session, segments: Select) -> Allowed:
-        """Splits the segments of a filter's SELECT (filters.py) by where their vector is."""
+    def nearest(self, session: Session, query: np.ndarray, k: int, nprobe: int,
+                segments: Select | None = None) -> Neighbours:
+        """The k segments nearest to `query` (float32 (dim,)) as SQL holds them now.
+
+        `segments`: a filter's SELECT of the segment ids it allows (filters.py). A filter that
+        lets through many segments is applied to a growing prefix of the unfiltered ranking
+        (O(k / share allowed) lookups); a narrow one is read whole from SQL and its segments
+        scored exactly (flat) or through an id selector (IVF). Equal scores: lower id first.
+        """
+        if segments is None:
+            found = self._nearest_current(session, query, k, nprobe)
+            return self._with_lag(found, query, k, self.lag_ids, self.lag_vectors)
+        found = self._post_filtered(session, query, k, nprobe, segments)
+        if found is not None:
+            return found
+        allowed = self._allowed(session, segments)
+        try:
+            found = self.index.search(query, k, nprobe, allowed.in_file)
+        except IndexFileError as error:
+            raise IndexNotReady(f"the search index does not match the database ({error}); "
+                                f"{UPDATE_HINT}") from None
+        keep = np.isin(self.lag_ids, allowed.lagging)
+        return self._with_lag(found, query, k, self.lag_ids[keep], self.lag_vectors[keep])
+
+    def _post_filtered(self, session: Session, query: np.ndarray, k: int, nprobe: int,
+                       segments: Select) -> Neighbours | None:
+        """The filter applied to the first `want` of the ranking, or None where that cannot do.
+
+        `want` grows with the share of candidates the filter lets through, up to
+        POST_FILTER_MAX * k; exact for a flat index (a prefix of its exact ranking), as
+        approximate as the unfiltered search for IVF.
+        """
+        want = 2 * k
+        while True:
+            found = self.nearest(session, query, want, nprobe)
+            passing = _members(session, segments, found.segment_ids)
+            exhausted = len(found.segment_ids) < want
+            if passing.sum() >= k or (exhausted and self.index.stamp.kind == "flat"):
+                ids, scores = found.segment_ids[passing], found.scores[passing].copy()
+                in_file = ~np.isin(ids, self.lag_ids)  # scored as the exact search scores
+                scores[in_file] = self.index.vectors_of(ids[in_file]) @ query
+                order = np.lexsort((ids, -scores))[:k]
+                return Neighbours(ids[order], scores[order])
+            needed = 1.5 * want * k / max(int(passing.sum()), 1)
+            if exhausted or needed > POST_FILTER_MAX * k:
+                return None
+            want = int(max(needed, 2 * want))
+
+    def _allowed(self, session: Session, segments: Select) -> Allowed:
+        """Every segment the filter allows that has a vector, split by where its vector is."""
         stamp = self.index.stamp
         rows = session.execute(segments.add_columns(Embedding.id).join(
             Embedding, and_(Embedding.segment_id == Segment.id,
-                            Embedding.embedder == stamp.embedder))).all()
-        pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+                            Embedding.embedder == stamp.embedder)))
+        pairs = np.fromiter(chain.from_iterable(rows), np.int64).reshape(-1, 2)
         in_file = pairs[:, 1] <= stamp.last_row_id
         return Allowed(np.sort(pairs[in_file, 0]), pairs[~in_file, 0])
 
-    def nearest(self, session: Session, query: np.ndarray, k: int, nprobe: int,
-                allowed: Allowed | None = None) -> Neighbours:
-        """The k segments nearest to `query` (float32 (dim,)) as SQL holds them now."""
-        if allowed is None:
-            found = self._nearest_current(session, query, k, nprobe)
-            lag_ids, lag_vectors = self.lag_ids, self.lag_vectors
-        else:
-            try:
-                found = self.index.search(query, k, nprobe, allowed.in_file)
-            except IndexFileError as error:
-                raise IndexNotReady(f"the search index does not match the database ({error}); "
-                                    f"{UPDATE_HINT}") from None
-            keep = np.isin(self.lag_ids, allowed.lagging)
-            lag_ids, lag_vectors = self.lag_ids[keep], self.lag_vectors[keep]
+    @staticmethod
+    def _with_lag(found: Neighbours, query: np.ndarray, k: int, lag_ids: np.ndarray,
+                  lag_vectors: np.ndarray) -> Neighbours:
+        """`found` and the lagging vectors merged by score (the file's first on equal scores)."""
         if len(lag_ids) == 0:
             return found
         ids = np.concatenate([found.segment_ids, lag_ids])
@@ -104,6 +144,14 @@ class IndexView:
                 Embedding.embedder == stamp.embedder, Embedding.id <= stamp.last_row_id,
                 Embedding.segment_id.in_(chunk))))
         return np.fromiter((i in current for i in segment_ids.tolist()), bool, len(segment_ids))
+
+
+def _members(session: Session, segments: Select, segment_ids: np.ndarray) -> np.ndarray:
+    """Which of these ids the filter's SELECT lets through (bool (n,)); O(n) lookups."""
+    members: set[int] = set()
+    for chunk in vectors.chunks(segment_ids.tolist()):
+        members.update(session.scalars(segments.where(Segment.id.in_(chunk))))
+    return np.fromiter((i in members for i in segment_ids.tolist()), bool, len(segment_ids))
 
 
 def vectors_now(session: Session, embedder: str, segment_ids: list[int],

@@ -124,9 +124,8 @@ class Searcher:
         return fusion.fuse(cosines, semantic_top, keyword, self.settings["search.keyword_weight"])
 
     def _nearest(self, session: Session, vector: np.ndarray, depth: int, allowed):
-        view = self.index()
-        return view.nearest(session, vector, depth, self.settings["index.nprobe"],
-                            None if allowed is None else view.allowed(session, allowed))
+        return self.index().nearest(session, vector, depth, self.settings["index.nprobe"],
+                                    allowed)
 
     def _filtered_only(self, request: SearchRequest) -> list[SearchResult]:
         allowed = allowed_segments(request.query.filters)

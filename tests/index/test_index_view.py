@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import delete, select
 
@@ -77,3 +78,31 @@ def test_a_lag_past_the_bound_is_refused(catalogue, catalogue_maker, lines) -> N
         SearchRequest(parse_query("cat"), "keyword", 5))  # keyword search needs no index
     assert [r.display_path for r in keyword] == ["/pets/cat.wav", "/pets/cat.wav"]
     assert file_state(catalogue) == before
+
+
+def test_a_filter_gives_the_exact_ranking_of_what_it_allows(database_url, tmp_path) -> None:
+    """Whichever way a filter is applied (a prefix of the ranking, or read whole), on a flat
+    index the answer is the exact top k of the segments it allows, lower ids first on ties."""
+    from archivetag.index.embedder import load_embedder
+    from archivetag.index.filters import allowed_segments
+    from archivetag.index.index_view import open_view, vectors_now
+    from tests.index.test_search_results import FILTERS, QUERIES, fixed_catalogue
+
+    catalogue = fixed_catalogue(database_url, tmp_path / "data", "flat")
+    embedder = load_embedder(catalogue.settings["index.embedder"], for_queries=True)
+    view = open_view(catalogue.database, catalogue.settings, print)
+    try:
+        with catalogue.database.sessions() as session:
+            for text in QUERIES[:4]:
+                vector = embedder.embed([text])[0]
+                for terms in FILTERS[1:]:
+                    segments = allowed_segments(parse_query(terms).filters)
+                    ids, matrix = vectors_now(session, embedder.spec.id,
+                                              list(session.scalars(segments)), len(vector))
+                    scores = matrix @ vector
+                    exact = ids[np.lexsort((ids, -scores))].tolist()
+                    for k in (1, 3, 10, 40):
+                        found = view.nearest(session, vector, k, 1, segments)
+                        assert found.segment_ids.tolist() == exact[:k], (text, terms, k)
+    finally:
+        catalogue.database.engine.dispose()
