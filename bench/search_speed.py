@@ -4,7 +4,7 @@
         [--sizes 10000 100000 1000000] [--queries 60] [--cold-runs 5] [--out speed.json]
 
 For each size, one SQLite catalogue is written straight into SQL: 10 segments per file, each
-segment a caption of the dev sets (cycled) with tags taken from its words, and a vector that
+segment a caption of the dev sets (drawn at random) with tags taken from its words, and a vector that
 is the real embedding of that caption plus Gaussian noise (sigma 0.5/sqrt(dim), cosine ~0.9 to
 its source, renormalised; embedding a million texts takes ~20 minutes here). Files differ in
 folder (/archive/2016 … /2025), media type (every fourth a video), recorded duration (1 to 60
@@ -109,7 +109,7 @@ def write_catalogue(url: str, size: int, captions: list[str], base: np.ndarray,
             for f in range((size + PER_FILE - 1) // PER_FILE)])
         for start in range(0, size, 50_000):
             rows = np.arange(start, min(start + 50_000, size))
-            which = rows % len(captions)
+            which = rng.integers(0, len(captions), len(rows))  # no tie between text and file
             vectors = perturbed(base, which, rng)
             all_vectors[rows] = vectors
             half = vectors.astype("<f2")
