@@ -106,3 +106,13 @@ def test_a_filter_gives_the_exact_ranking_of_what_it_allows(database_url, tmp_pa
                         assert found.segment_ids.tolist() == exact[:k], (text, terms, k)
     finally:
         catalogue.database.engine.dispose()
+
+
+def test_faiss_threads_follow_the_setting(catalogue, catalogue_maker) -> None:
+    import faiss
+
+    for threads in (2, 1):
+        configured = catalogue_maker(catalogue.data_dir, **{"search.threads": threads})
+        Searcher(configured.database, configured.settings, print).search(
+            SearchRequest(parse_query("dog"), "semantic", 3))
+        assert faiss.omp_get_max_threads() == threads
