@@ -15,6 +15,8 @@ index.exact_max, IVF above) and saved where a search looks for it.
 Measured in one run, per size:
 - floor: FAISS alone on the same index file, mapped as a search maps it, searching precomputed
   query vectors for the search depth (100), with search.threads threads;
+- floor: SQLite's FTS5 alone ranking the same queries' matches by BM25 (top 100): the part of
+  keyword search that the full-text index itself does;
 - query embedding alone (what every semantic and hybrid search adds to the floor);
 - `Searcher.search` hot (one searcher, warmed up), every mode, without and with each filter;
   queries: AudioCaps short and descriptive dev queries, half each;
@@ -46,6 +48,9 @@ TAG_WORDS = ("dog", "bird", "birds", "music", "speech", "man", "woman", "rain", 
 FILTERS = {"none": "", "tag": " tag:dog", "path": " path:/archive/2019", "type": " type:video",
            "duration": " duration:..300", "since": " since:30d"}
 COLD_QUERY = "dog barking"
+# What keyword search cannot do without: SQLite's full-text index ranking the query's matches.
+FTS_FLOOR = ("SELECT rowid, -bm25(annotations_fts) FROM annotations_fts "
+             f"WHERE annotations_fts MATCH ? ORDER BY rank LIMIT {DEPTH}")
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -176,6 +181,7 @@ def bench_floor(path: Path, query_vectors: np.ndarray, settings) -> dict:
 
 
 def bench_hot(url: str, settings, queries: list[str], embedder) -> dict:
+    from archivetag.index.keyword import fts5_expression, keyword_terms
     from archivetag.index.query import parse_query
     from archivetag.index.search import MODES, Searcher, SearchRequest
     from archivetag.storage.database import open_database
@@ -183,6 +189,11 @@ def bench_hot(url: str, settings, queries: list[str], embedder) -> dict:
     database = open_database(url)
     searcher = Searcher(database, settings, lambda message: None)
     rows = {"embed": percentiles(timed(lambda q: embedder.embed([q]), queries))}
+    with database.engine.connect() as connection:
+        fts = lambda match: connection.exec_driver_sql(FTS_FLOOR, (match,)).all()  # noqa: E731
+        matches = [fts5_expression(keyword_terms(parse_query(q))) for q in queries]
+        timed(fts, matches[:3])
+        rows["floor: FTS5 BM25 alone"] = percentiles(timed(fts, matches))
     for mode in MODES:
         for name, terms in FILTERS.items():
             requests = [SearchRequest(parse_query(q + terms), mode, settings["search.limit"])
