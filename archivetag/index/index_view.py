@@ -9,8 +9,10 @@ the very vector the file holds; any other id the file returns (its row deleted, 
 a newer one) is left out. Past the bound, or with a missing, damaged or foreign file,
 `IndexNotReady` says to run `archivetag index update`.
 
-Per query this costs the FAISS search plus lookups of the ids it returned (O(k)), and an exact
-scan of the lagging vectors (O(lag)); nothing grows with the size of the catalogue.
+Per query this costs the FAISS search, lookups of the ids it returned (O(k)) and an exact scan
+of the lagging vectors (O(lag)); nothing else grows with the size of the catalogue. A filter
+adds lookups of a prefix of the ranking (O(k / the share it lets through)), or, when it lets
+through too few for that, reading the segments it allows (O(allowed)).
 """
 
 from __future__ import annotations
