@@ -63,9 +63,11 @@ CONSTRAINTS: dict[str, Callable[[Any], str | None]] = {
     "index.fields": _subset("caption", "tags", "transcript"),
     "index.exact_max": _between(1, 10**10),
     "index.nprobe": _between(1, 65536),
+    "index.max_lag": _between(0, 10**10),
     "search.mode": _choice("semantic", "keyword", "hybrid"),
     "search.limit": _between(1, 100000),
     "search.keyword_weight": _between(0, 10),
+    "search.threads": _between(1, 1024),
 }
 
 

@@ -1,18 +1,28 @@
-"""Search speed: index build/load/query at scale, the cold command, embedding throughput.
+"""Search speed as a user meets it: the command cold, `Searcher.search` hot, FAISS alone beside.
 
-    .venv/bin/python bench/search_speed.py ../shared/data/retrieval-dev [--vectors 1000000]
-        [--cold-segments 100000] [--out results.json]
+    .venv/bin/python bench/search_speed.py ../shared/data/retrieval-dev \
+        [--sizes 10000 100000 1000000] [--queries 60] [--cold-runs 5] [--out speed.json]
 
-Embedding a million texts takes ~20 minutes here, so the large index is made from real
-caption embeddings (every caption of the dev sets, embedded by the real embedder) plus
-perturbation: each synthetic vector is a random real caption vector plus Gaussian noise
-(sigma 0.5/sqrt(dim), cosine to its source ~0.9), renormalised. IVF thus trains on data
-clustered like captions rather than on uniform noise. Query latency is measured in process
-on real dev queries: the numpy query embedding plus the FAISS search (top 100).
+For each size, one SQLite catalogue is written straight into SQL: 10 segments per file, each
+segment a caption of the dev sets (drawn at random) with tags taken from its words, and a vector that
+is the real embedding of that caption plus Gaussian noise (sigma 0.5/sqrt(dim), cosine ~0.9 to
+its source, renormalised; embedding a million texts takes ~20 minutes here). Files differ in
+folder (/archive/2016 … /2025), media type (every fourth a video), recorded duration (1 to 60
+minutes) and first-seen date (the last two years), so that each filter allows a realistic
+share. The index file is built from those vectors as `index rebuild` builds it (flat up to
+index.exact_max, IVF above) and saved where a search looks for it.
 
-The cold command is `archivetag search "dog barking"` in a fresh process against a SQLite
-catalogue of `--cold-segments` segments (written directly in SQL with the same perturbed
-vectors, captions cycled from the dev sets), its index file already built.
+Measured in one run, per size:
+- floor: FAISS alone on the same index file, mapped as a search maps it, searching precomputed
+  query vectors for the search depth (100), with search.threads threads;
+- floor: SQLite's FTS5 alone ranking the same queries' matches by BM25 (top 100): the part of
+  keyword search that the full-text index itself does;
+- query embedding alone (what every semantic and hybrid search adds to the floor);
+- `Searcher.search` hot (one searcher, warmed up), every mode, without and with each filter;
+  queries: AudioCaps short and descriptive dev queries, half each;
+- cold: `archivetag search "dog barking"` as a new process, every mode, and beside it a
+  process that only imports FAISS, maps the same file and searches one stored vector.
+p50/p95 in ms; growth: this size's p50 over the previous size's.
 """
 
 from __future__ import annotations
@@ -20,196 +30,267 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 
 SEED = 0
-QUERIES = 200
+PER_FILE = 10
+DEPTH = 100  # Searcher's candidate depth at the default limit (search.MIN_CANDIDATES)
+TAG_WORDS = ("dog", "bird", "birds", "music", "speech", "man", "woman", "rain", "water",
+             "wind", "car", "engine", "vehicle", "train", "bell", "crowd", "baby", "door")
+FILTERS = {"none": "", "tag": " tag:dog", "path": " path:/archive/2019", "type": " type:video",
+           "duration": " duration:..300", "since": " since:30d"}
+COLD_QUERY = "dog barking"
+# What keyword search cannot do without: SQLite's full-text index ranking the query's matches.
+FTS_FLOOR = ("SELECT rowid, -bm25(annotations_fts) FROM annotations_fts "
+             f"WHERE annotations_fts MATCH ? ORDER BY rank LIMIT {DEPTH}")
+_WORD = re.compile(r"[a-z]+")
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def percentiles(seconds: list[float]) -> dict:
+    ordered = sorted(seconds)
+    return {"p50_ms": round(1000 * ordered[len(ordered) // 2], 2),
+            "p95_ms": round(1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 2)}
 
 
-def dev_texts(data: Path) -> tuple[list[str], list[str]]:
-    """(every caption of both dev sets, the descriptive and short queries)."""
-    captions, queries = [], []
+def timed(call, inputs) -> list[float]:
+    spent = []
+    for item in inputs:
+        started = time.perf_counter()
+        call(item)
+        spent.append(time.perf_counter() - started)
+    return spent
+
+
+def dev_texts(data: Path, count: int) -> tuple[list[str], list[str]]:
+    """(every caption of both dev sets, `count` AudioCaps queries: half short, half descriptive)."""
+    captions = []
     for name in ("audiocaps-val", "clotho-val"):
         for line in (data / name / "captions_all.jsonl").read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             captions += row["captions"] if "captions" in row else [row["caption"]]
-        for file in ("queries.jsonl", "queries_short.jsonl"):
-            for line in (data / name / file).read_text(encoding="utf-8").splitlines():
-                queries.append(json.loads(line)["query"])
+    rng, queries = np.random.default_rng(SEED), []
+    for file in ("queries_short.jsonl", "queries.jsonl"):
+        lines = (data / "audiocaps-val" / file).read_text(encoding="utf-8").splitlines()
+        queries += [json.loads(lines[i])["query"] for i in rng.choice(len(lines), count // 2)]
     return captions, queries
 
 
-def perturbed(base: np.ndarray, count: int) -> np.ndarray:
-    rng = np.random.default_rng(SEED)
-    out = np.empty((count, base.shape[1]), dtype=np.float32)
-    sigma = 0.5 / np.sqrt(base.shape[1])
-    for start in range(0, count, 100_000):
-        n = min(100_000, count - start)
-        block = base[rng.integers(0, len(base), n)] + rng.normal(0, sigma, (n, base.shape[1]))
-        out[start:start + n] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    return out
+def perturbed(base: np.ndarray, rows: np.ndarray, rng) -> np.ndarray:
+    block = base[rows] + rng.normal(0, 0.5 / np.sqrt(base.shape[1]), (len(rows), base.shape[1]))
+    return (block / np.linalg.norm(block, axis=1, keepdims=True)).astype(np.float32)
 
 
-def throughput(embedder, texts: list[str]) -> float:
-    embedder.embed(texts[:64])  # warm-up
-    started = time.perf_counter()
-    embedder.embed(texts)
-    return len(texts) / (time.perf_counter() - started)
-
-
-def bench_index(vectors: np.ndarray, queries: list[str], work: Path, query_embedder,
-                exact_max: int, nprobe: int) -> dict:
-    from archivetag.index.vector_index import IndexStamp, VectorIndex
-
-    ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
-    stamp = IndexStamp("bench", "bench", vectors.shape[1], "flat", 0, 0)
-    started = time.perf_counter()
-    index = VectorIndex.build(stamp, ids, vectors, exact_max)
-    build_s = time.perf_counter() - started
-    path = work / "bench.faiss"
-    started = time.perf_counter()
-    index.save(path)
-    save_s = time.perf_counter() - started
-    del index
-    before = rss_mb()
-    started = time.perf_counter()
-    index = VectorIndex.load(path)
-    load_s = time.perf_counter() - started
-    loaded_mb = rss_mb() - before
-    latencies, exact_agree = [], 0
-    for text in queries:
-        started = time.perf_counter()
-        vector = query_embedder.embed([text])[0]
-        found = index.search(vector, 100, nprobe)
-        latencies.append(time.perf_counter() - started)
-        exact_agree += int(found.segment_ids[0] == ids[np.argmax(vectors @ vector)]) \
-            if len(latencies) <= 50 else 0
-    latencies.sort()
-    return {
-        "vectors": len(vectors), "kind": index.stamp.kind, "nprobe": nprobe,
-        "build_s": round(build_s, 2), "save_s": round(save_s, 2), "load_s": round(load_s, 2),
-        "file_mb": round(path.stat().st_size / 2**20), "loaded_rss_mb": round(loaded_mb),
-        "query_p50_ms": round(1000 * latencies[len(latencies) // 2], 2),
-        "query_p95_ms": round(1000 * latencies[int(len(latencies) * 0.95)], 2),
-        "top1_equals_exact_of_50": exact_agree,
-    }
-
-
-def write_catalogue(url: str, vectors: np.ndarray, captions: list[str],
-                    per_file: int = 10) -> None:
-    """A catalogue of len(vectors) segments written straight into SQL (triggers fill FTS)."""
+def write_catalogue(url: str, size: int, captions: list[str], base: np.ndarray,
+                    embedder: str, fields: list[str]) -> np.ndarray:
+    """The catalogue in SQL (full-text triggers fill the FTS table); returns its vectors."""
     from sqlalchemy import insert
 
     from archivetag.index.vectors import SegmentText, compose_text
     from archivetag.storage.database import open_database
-    from archivetag.storage.schema import Annotation, Embedding, MediaFile, Segment
+    from archivetag.storage.schema import Annotation, Embedding, MediaFile, Segment, SegmentTag, Tag
+
+    rng, now = np.random.default_rng(SEED), datetime.now(timezone.utc)
+    tags_of = [[w for w in dict.fromkeys(_WORD.findall(c.lower())) if w in TAG_WORDS]
+               for c in captions]
+    tag_id = {word: number + 1 for number, word in enumerate(TAG_WORDS)}
+    all_vectors = np.empty((size, base.shape[1]), dtype=np.float32)
+    database = open_database(url)
+    with database.engine.begin() as connection:
+        connection.execute(insert(Tag), [{"id": i, "name": w} for w, i in tag_id.items()])
+        connection.execute(insert(MediaFile), [
+            {"id": f + 1, "path": f"/archive/{2016 + f % 10}/{f:07d}.{'mp4' if f % 4 == 0 else 'wav'}"
+             .encode(), "display_path": f"/archive/{2016 + f % 10}/{f:07d}."
+             f"{'mp4' if f % 4 == 0 else 'wav'}", "status": "done",
+             "media_type": "video" if f % 4 == 0 else "audio", "duration": 60.0 * (1 + f % 60),
+             "first_seen_at": now - timedelta(days=int(f % 730), hours=1)}
+            for f in range((size + PER_FILE - 1) // PER_FILE)])
+        for start in range(0, size, 50_000):
+            rows = np.arange(start, min(start + 50_000, size))
+            which = rng.integers(0, len(captions), len(rows))  # no tie between text and file
+            vectors = perturbed(base, which, rng)
+            all_vectors[rows] = vectors
+            half = vectors.astype("<f2")
+            connection.execute(insert(Segment), [
+                {"id": i + 1, "file_id": i // PER_FILE + 1, "index": i % PER_FILE,
+                 "start_s": (i % PER_FILE) * 10.0, "end_s": (i % PER_FILE + 1) * 10.0}
+                for i in rows.tolist()])
+            annotations, segment_tags, embeddings = [], [], []
+            for row, (i, c) in enumerate(zip(rows.tolist(), which.tolist())):
+                texts = {"caption": [captions[c]], "tags": ["; ".join(tags_of[c])] if tags_of[c]
+                         else []}
+                annotations.append({"id": 2 * i + 1, "segment_id": i + 1, "kind": "caption",
+                                    "text": captions[c], "source": "bench"})
+                if tags_of[c]:
+                    annotations.append({"id": 2 * i + 2, "segment_id": i + 1, "kind": "tags",
+                                        "text": texts["tags"][0], "source": "bench"})
+                    segment_tags += [{"annotation_id": 2 * i + 2, "tag_id": tag_id[w],
+                                      "segment_id": i + 1, "raw": w} for w in tags_of[c]]
+                embeddings.append({
+                    "id": i + 1, "segment_id": i + 1, "embedder": embedder,
+                    "dim": base.shape[1], "vector": half[row].tobytes(),
+                    "text_hash": SegmentText(i + 1, compose_text(texts, fields)).hash})
+            connection.execute(insert(Annotation), annotations)
+            if segment_tags:
+                connection.execute(insert(SegmentTag), segment_tags)
+            connection.execute(insert(Embedding), embeddings)
+    database.engine.dispose()
+    return all_vectors.astype("<f2").astype(np.float32)  # as read back from SQL
+
+
+def build_index(url: str, settings, vectors: np.ndarray) -> tuple[Path, float]:
+    """The index file a search finds, built from the stored vectors; (path, seconds)."""
+    from dataclasses import replace
+
+    from archivetag.index.catalogue_index import catalogue_uid, index_path
+    from archivetag.index.vector_index import IndexStamp, VectorIndex
+    from archivetag.storage.database import open_database
 
     database = open_database(url)
-    half = vectors.astype("<f2")
-    with database.engine.begin() as connection:
-        files = (len(vectors) + per_file - 1) // per_file
-        connection.execute(insert(MediaFile), [
-            {"id": f + 1, "path": f"/archive/{f:07d}.wav".encode(),
-             "display_path": f"/archive/{f:07d}.wav", "status": "done",
-             "media_type": "audio", "duration": per_file * 10.0} for f in range(files)])
-        for start in range(0, len(vectors), 50_000):
-            rows = range(start, min(start + 50_000, len(vectors)))
-            connection.execute(insert(Segment), [
-                {"id": i + 1, "file_id": i // per_file + 1, "index": i % per_file,
-                 "start_s": (i % per_file) * 10.0, "end_s": (i % per_file + 1) * 10.0}
-                for i in rows])
-            connection.execute(insert(Annotation), [
-                {"id": i + 1, "segment_id": i + 1, "kind": "caption",
-                 "text": captions[i % len(captions)], "source": "bench"} for i in rows])
-            connection.execute(insert(Embedding), [
-                {"segment_id": i + 1, "embedder": "sentence-transformers/all-MiniLM-L6-v2",
-                 "dim": vectors.shape[1],
-                 "text_hash": SegmentText(i + 1, compose_text(
-                     {"caption": [captions[i % len(captions)]]}, ["caption"])).hash,
-                 "vector": half[i].tobytes()} for i in rows])
+    uid = catalogue_uid(database)
     database.engine.dispose()
+    started = time.perf_counter()
+    stamp = IndexStamp(uid, settings["index.embedder"], vectors.shape[1], "flat", 0, 0)
+    index = VectorIndex.build(stamp, np.arange(1, len(vectors) + 1, dtype=np.int64), vectors,
+                              settings["index.exact_max"])
+    index.stamp = replace(index.stamp, last_row_id=len(vectors))
+    path = index_path(settings, uid)
+    index.save(path)
+    return path, time.perf_counter() - started
 
 
-def bench_cold(vectors: np.ndarray, captions: list[str], work: Path) -> dict:
-    home = work / "cold"
+def bench_floor(path: Path, query_vectors: np.ndarray, settings) -> dict:
+    import faiss
+
+    from archivetag.index.vector_index import VectorIndex
+
+    faiss.omp_set_num_threads(settings["search.threads"])
+    index = VectorIndex.load(path, read_only=True)
+    params = (faiss.SearchParametersIVF(nprobe=settings["index.nprobe"])
+              if index.stamp.kind == "ivf" else None)
+    search = lambda vector: index.faiss.search(vector[None], DEPTH, params=params)  # noqa: E731
+    timed(search, query_vectors[:5])
+    return {"kind": index.stamp.kind, **percentiles(timed(search, query_vectors))}
+
+
+def bench_hot(url: str, settings, queries: list[str], embedder) -> dict:
+    from archivetag.index.keyword import fts5_expression, keyword_terms
+    from archivetag.index.query import parse_query
+    from archivetag.index.search import MODES, Searcher, SearchRequest
+    from archivetag.storage.database import open_database
+
+    database = open_database(url)
+    searcher = Searcher(database, settings, lambda message: None)
+    rows = {"embed": percentiles(timed(lambda q: embedder.embed([q]), queries))}
+    with database.engine.connect() as connection:
+        fts = lambda match: connection.exec_driver_sql(FTS_FLOOR, (match,)).all()  # noqa: E731
+        matches = [fts5_expression(keyword_terms(parse_query(q))) for q in queries]
+        timed(fts, matches[:3])
+        rows["floor: FTS5 BM25 alone"] = percentiles(timed(fts, matches))
+    for mode in MODES:
+        for name, terms in FILTERS.items():
+            requests = [SearchRequest(parse_query(q + terms), mode, settings["search.limit"])
+                        for q in queries]
+            timed(searcher.search, requests[:3])  # warm-up: the index view, SQLite's cache
+            found = []
+            spent = timed(lambda r: found.append(len(searcher.search(r))), requests)
+            rows[f"{mode} {name}"] = {**percentiles(spent),
+                                      "mean_results": round(sum(found) / len(found), 1)}
+    database.engine.dispose()
+    return rows
+
+
+def bench_cold(home: Path, path: Path, vector: np.ndarray, runs: int) -> dict:
     env = {**os.environ, "ARCHIVETAG_HOME": str(home)}
-    started = time.perf_counter()
-    write_catalogue(f"sqlite:///{home / 'archivetag.db'}", vectors, captions)
-    written_s = time.perf_counter() - started
-    command = [sys.executable, "-m", "archivetag", "search", "dog barking"]
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "archivetag", "index", "rebuild"], env=env,
-                   check=True, capture_output=True)
-    rebuild_s = time.perf_counter() - started
-    timings = {}
-    for mode in ("hybrid", "semantic", "keyword"):
-        runs = []
-        for _ in range(5):
+    script = Path(sys.executable).with_name("archivetag")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "archivetag"]
+    np.save(home / "query.npy", vector[None])
+    floor = ("import faiss, numpy; faiss.omp_set_num_threads(1); "
+             f"i = faiss.read_index({str(path)!r}, faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY);"
+             f" i.search(numpy.load({str(home / 'query.npy')!r}), {DEPTH})")
+    commands = {f"cold {mode}": command + ["search", COLD_QUERY, "--mode", mode]
+                for mode in ("hybrid", "semantic", "keyword")}
+    commands["cold floor: FAISS maps the file, one search"] = [sys.executable, "-c", floor]
+    commands["cold archivetag --help"] = command + ["--help"]
+    rows = {}
+    for name, argv in commands.items():
+        spent = []
+        for _ in range(runs):
             started = time.perf_counter()
-            subprocess.run(command + ["--mode", mode], env=env, check=True, capture_output=True)
-            runs.append(time.perf_counter() - started)
-        timings[f"cold_{mode}_median_s"] = round(statistics.median(runs), 3)
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "archivetag", "--help"], env=env, check=True,
-                   capture_output=True)
-    timings["help_s"] = round(time.perf_counter() - started, 3)
-    return {"segments": len(vectors), "sql_write_s": round(written_s, 1),
-            "index_rebuild_command_s": round(rebuild_s, 2), **timings}
+            subprocess.run(argv, env=env, check=True, capture_output=True)
+            spent.append(time.perf_counter() - started)
+        rows[name] = percentiles(spent)
+    return rows
+
+
+def table(report: dict) -> str:
+    """A markdown table: one row per measure, p50 / p95 per size, growth of p50 between sizes."""
+    sizes = [r["segments"] for r in report["sizes"]]
+    names = list(report["sizes"][0]["rows"])
+    head = ["measure"] + [f"{s:,}: p50 / p95 ms" for s in sizes] + \
+        [f"growth {a:,} -> {b:,}" for a, b in zip(sizes, sizes[1:])]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in names:
+        cells = [r["rows"][name] for r in report["sizes"]]
+        growth = [f"{b['p50_ms'] / a['p50_ms']:.2f}x" if a["p50_ms"] else "-"
+                  for a, b in zip(cells, cells[1:])]
+        lines.append("| " + " | ".join([name] + [f"{c['p50_ms']} / {c['p95_ms']}" for c in cells]
+                                       + growth) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="the retrieval-dev folder")
-    parser.add_argument("--vectors", type=int, nargs="*", default=[1_000_000],
-                        help="index sizes to measure (none: only the cold command)")
-    parser.add_argument("--cold-segments", type=int, default=100_000)
-    parser.add_argument("--nprobe", type=int, default=16)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--base", type=int, default=3000,
                         help="real caption vectors the synthetic ones are made from")
+    parser.add_argument("--work", type=Path,
+                        help="keep the catalogues here (default: a temporary folder)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from archivetag.index.embedder import DEFAULT_EMBEDDER, load_embedder
+    from archivetag.config import load_settings
+    from archivetag.index.embedder import load_embedder
 
-    captions, queries = dev_texts(args.data)
+    captions, queries = dev_texts(args.data, args.queries)
     captions = [captions[i] for i in np.random.default_rng(SEED).permutation(len(captions))
                 [:args.base]]
-    queries = [queries[i] for i in np.random.default_rng(SEED).choice(len(queries), QUERIES)]
-    report: dict = {"real_caption_vectors": len(captions)}
-    ingest_embedder = load_embedder(DEFAULT_EMBEDDER)
-    query_embedder = load_embedder(DEFAULT_EMBEDDER, for_queries=True)
-    started = time.perf_counter()
-    base = ingest_embedder.embed(captions)
-    report["embed_all_captions_s"] = round(time.perf_counter() - started, 1)
-    report["ingest_embedding_sentences_per_s"] = {
-        "torch": round(throughput(ingest_embedder, captions[:2000])),
-        "numpy": round(throughput(query_embedder, captions[:500])),
-    }
-    print(json.dumps(report), file=sys.stderr)
-    with tempfile.TemporaryDirectory() as work:
-        report["index"] = []
-        for count in args.vectors:
-            vectors = perturbed(base, count)
-            report["index"].append(bench_index(vectors, queries, Path(work), query_embedder,
-                                               exact_max=200_000, nprobe=args.nprobe))
-            print(json.dumps(report["index"][-1]), file=sys.stderr)
+    defaults = load_settings(environ={})
+    embedder = load_embedder(defaults["index.embedder"], for_queries=True)
+    base = embedder.embed(captions)
+    query_vectors = embedder.embed(queries)
+    report = {"queries": len(queries), "threads": defaults["search.threads"], "sizes": []}
+    with tempfile.TemporaryDirectory() as temporary:
+        work = args.work or Path(temporary)
+        for size in args.sizes:
+            home = work / f"s{size}"
+            settings = load_settings(environ={}, overrides={"data_dir": str(home)})
+            url = settings.database_url()
+            home.mkdir()
+            started = time.perf_counter()
+            vectors = write_catalogue(url, size, captions, base, settings["index.embedder"],
+                                      settings["index.fields"])
+            written_s = time.perf_counter() - started
+            path, build_s = build_index(url, settings, vectors)
+            rows = {"floor: FAISS alone": bench_floor(path, query_vectors, settings)}
+            rows.update(bench_hot(url, settings, queries, embedder))
+            rows.update(bench_cold(home, path, vectors[0], args.cold_runs))
+            report["sizes"].append({"segments": size, "sql_write_s": round(written_s, 1),
+                                    "index_build_s": round(build_s, 1),
+                                    "index_mb": round(path.stat().st_size / 2**20), "rows": rows})
+            print(json.dumps(report["sizes"][-1]), file=sys.stderr)
             del vectors
-        report["cold"] = bench_cold(perturbed(base, args.cold_segments), captions, Path(work))
-    print(json.dumps(report, indent=1))
+    print(table(report))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
 

@@ -1,10 +1,12 @@
-"""The index file of one database and embedder: built, caught up and checked against SQL.
+"""The index file of one database and embedder: written, caught up and checked against SQL.
 
 SQL is the truth; the index file is derived. Each searching host keeps its own file in its
 data dir, named after the database's uid and the embedder, stamped with the last embedding
-row it took in. Opening it catches up from SQL: new rows (ids above the stamp) are added, and
-when the counts then disagree, rows deleted in SQL are removed. A missing, truncated or
-foreign file, or one made with another embedder, is rebuilt with a message, never a crash.
+row it took in. Only the writer side here changes the file: `update_index` catches it up from
+SQL (new rows, ids above the stamp, are added; when the counts then disagree, rows deleted in
+SQL are removed) and `rebuild_index` builds it anew. A missing, truncated or foreign file, or
+one made with another embedder, is rebuilt by them with a message, never a crash. Searches
+read the file without writing it (index_view.py).
 
 What the ingest pipeline calls, after each committed file (or batch of files):
 `update_index(database, settings, segment_ids)`; it embeds what changed, stores the vectors,
@@ -108,8 +110,8 @@ def _outgrown(index: VectorIndex, exact_max: int) -> bool:
     return index.stamp.kind == "flat" and index.stamp.count > exact_max
 
 
-def open_index(database: Database, settings: Settings, notify: Notify = _quiet) -> VectorIndex:
-    """The index for the configured embedder, up to date with SQL, loaded or rebuilt."""
+def _caught_up_index(database: Database, settings: Settings, notify: Notify) -> VectorIndex:
+    """The index for the configured embedder, up to date with SQL and saved, or rebuilt."""
     uid = catalogue_uid(database)
     path = index_path(settings, uid)
     try:
@@ -165,7 +167,7 @@ def update_index(database: Database, settings: Settings, segment_ids: list[int],
                  notify: Notify = _quiet) -> VectorIndex:
     """After segments were written: embed their changed texts, then update the index file."""
     embed_pending(database, settings, segment_ids, notify)
-    return open_index(database, settings, notify)
+    return _caught_up_index(database, settings, notify)
 
 
 def rebuild_index(database: Database, settings: Settings, notify: Notify = _quiet) -> VectorIndex:

@@ -1,8 +1,10 @@
 """Search: query -> candidates (FAISS and/or full text) -> fusion -> filters -> result rows.
 
 A `Searcher` holds what is worth keeping between queries in one process (the query
-embedder, the loaded index); the command line makes one per command, the benches one per
-run. Keyword mode never loads the embedder or the index.
+embedder, the read-only index view); the command line makes one per command, the benches one
+per run. Keyword mode never loads the embedder or the index, and hybrid mode with a quoted
+phrase needs no index either. A search writes nothing (index_view.py). Per query it costs the
+index's own search, the full-text query, and lookups of the candidates it found (O(depth)).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from archivetag.config import Settings
 from archivetag.index import fusion
-from archivetag.index.catalogue_index import Notify, open_index
+from archivetag.index.catalogue_index import Notify
 from archivetag.index.filters import allowed_segments
+from archivetag.index.index_view import IndexView, open_view, vectors_now
 from archivetag.index.keyword import keyword_hits
 from archivetag.index.query import ParsedQuery, QueryError
 from archivetag.index.vectors import chunks
@@ -77,9 +80,10 @@ class Searcher:
         self.notify = notify
         self._index = None
 
-    def index(self):
+    def index(self) -> IndexView:
+        """The index view, opened on first use (IndexNotReady when it cannot answer)."""
         if self._index is None:
-            self._index = open_index(self.database, self.settings, self.notify)
+            self._index = open_view(self.database, self.settings, self.notify)
         return self._index
 
     def search(self, request: SearchRequest) -> list[SearchResult]:
@@ -103,23 +107,25 @@ class Searcher:
         allowed = allowed_segments(query.filters) if query.filters.active else None
         if request.mode == "keyword":
             return fusion.only_keyword(keyword_hits(session, query, fields, depth, allowed))
-        allowed_ids = None if allowed is None else np.fromiter(session.scalars(allowed), np.int64)
         vector = _query_embedder(self.settings["index.embedder"]).embed([query.text])[0]
         if request.mode == "semantic":
-            found = self.index().search(vector, depth, self.settings["index.nprobe"], allowed_ids)
+            found = self._nearest(session, vector, depth, allowed)
             return fusion.only_semantic(list(zip(found.segment_ids.tolist(),
                                                  found.scores.tolist())))
         keyword = dict(keyword_hits(session, query, fields, depth, allowed))
         semantic_top: set[int] = set()
         if not query.phrases:  # with phrases, only keyword matches can qualify
-            found = self.index().search(vector, depth, self.settings["index.nprobe"], allowed_ids)
-            semantic_top = set(found.segment_ids.tolist())
-        candidates = np.array(sorted(semantic_top | set(keyword)), dtype=np.int64)
-        present = np.intersect1d(candidates, self.index().segment_ids())
-        cosines = dict(zip(present.tolist(), (self.index().vectors_of(present) @ vector).tolist()))
+            semantic_top = set(self._nearest(session, vector, depth, allowed).segment_ids.tolist())
+        ids, matrix = vectors_now(session, self.settings["index.embedder"],
+                                  list(semantic_top | set(keyword)), len(vector))
+        cosines = dict(zip(ids.tolist(), (matrix @ vector).tolist()))
         for segment_id in keyword:  # a match without a vector (not yet embedded) still counts
             cosines.setdefault(segment_id, 0.0)
         return fusion.fuse(cosines, semantic_top, keyword, self.settings["search.keyword_weight"])
+
+    def _nearest(self, session: Session, vector: np.ndarray, depth: int, allowed):
+        return self.index().nearest(session, vector, depth, self.settings["index.nprobe"],
+                                    allowed)
 
     def _filtered_only(self, request: SearchRequest) -> list[SearchResult]:
         allowed = allowed_segments(request.query.filters)

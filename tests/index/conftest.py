@@ -10,7 +10,7 @@ import pytest
 
 from archivetag.config import Settings, load_settings
 from archivetag.index.annotation_import import ImportReport, import_annotations
-from archivetag.index.catalogue_index import update_index
+from archivetag.index.catalogue_index import embed_pending, update_index
 from archivetag.storage.database import Database, open_database
 
 LINES = [
@@ -33,13 +33,21 @@ class Catalogue:
     settings: Settings
     data_dir: Path
 
-    def load(self, lines: list[dict], source: str = "catalogue") -> ImportReport:
-        """Imports `lines` as a JSONL file and updates the index, as the command does."""
+    def load(self, lines: list[dict], source: str = "catalogue",
+             update: bool = True) -> ImportReport:
+        """Imports `lines` as a JSONL file and updates the index, as the command does.
+
+        `update=False` stores their vectors in SQL but leaves the index file behind, as a
+        writer killed before its index update would.
+        """
         path = self.data_dir / f"lines-{len(list(self.data_dir.glob('lines-*')))}.jsonl"
         path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
         with self.database.sessions() as session:
             report = import_annotations(session, path, source, allow_unknown=True)
-        update_index(self.database, self.settings, list(report.segment_ids))
+        if update:
+            update_index(self.database, self.settings, list(report.segment_ids))
+        else:
+            embed_pending(self.database, self.settings, list(report.segment_ids))
         return report
 
 

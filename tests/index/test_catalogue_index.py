@@ -1,4 +1,5 @@
-"""The index file follows SQL: catch-up, removal, rebuilds on bad files and a new embedder."""
+"""The index file follows SQL when its writer runs: catch-up, removal, rebuilds on bad files
+and a new embedder. (What a search does with a file that lags: test_index_view.py.)"""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from archivetag.index.catalogue_index import (
     catalogue_uid,
     check_index,
     index_path,
-    open_index,
     rebuild_index,
+    update_index,
 )
 from archivetag.index.embedder import resolve_embedder
 from archivetag.storage.schema import Base, Embedding, Segment, include_name
@@ -30,13 +31,13 @@ def test_import_indexes_every_segment_and_check_agrees(catalogue, lines) -> None
     assert report.problems == () and report.vectors == len(lines)
 
 
-def test_deleted_segments_leave_the_index_on_the_next_open(catalogue) -> None:
+def test_deleted_segments_leave_the_index_on_the_next_update(catalogue) -> None:
     with catalogue.database.sessions() as session:
         gone = session.scalars(select(Segment.id).order_by(Segment.id).limit(2)).all()
         session.execute(delete(Segment).where(Segment.id.in_(gone)))
         session.commit()
-    assert check_index(catalogue.database, catalogue.settings).problems  # stale until opened
-    index = open_index(catalogue.database, catalogue.settings)
+    assert check_index(catalogue.database, catalogue.settings).problems  # stale until updated
+    index = update_index(catalogue.database, catalogue.settings, [])
     assert not set(gone) & set(index.segment_ids().tolist())
     assert check_index(catalogue.database, catalogue.settings).problems == ()
 
@@ -44,7 +45,7 @@ def test_deleted_segments_leave_the_index_on_the_next_open(catalogue) -> None:
 def test_new_rows_are_caught_up_without_duplicates(catalogue, lines) -> None:
     catalogue.load([{**lines[0], "caption": "A puppy yaps"}])  # same segment, new text
     catalogue.load([{**lines[0], "start": 100, "end": 110}])  # a new segment
-    index = open_index(catalogue.database, catalogue.settings)
+    index = update_index(catalogue.database, catalogue.settings, [])
     ids = index.segment_ids()
     assert len(ids) == len(np.unique(ids)) == len(lines) + 1
     assert check_index(catalogue.database, catalogue.settings).problems == ()
@@ -56,7 +57,7 @@ def test_a_broken_or_foreign_file_is_rebuilt_with_a_message(catalogue, lines) ->
         path.write_bytes(damage)
         assert check_index(catalogue.database, catalogue.settings).problems
         messages: list[str] = []
-        index = open_index(catalogue.database, catalogue.settings, messages.append)
+        index = update_index(catalogue.database, catalogue.settings, [], messages.append)
         assert index.stamp.count == len(lines)
         assert any("rebuilding" in m for m in messages)
         assert check_index(catalogue.database, catalogue.settings).problems == ()
@@ -67,7 +68,7 @@ def test_a_changed_embedder_re_embeds_and_rebuilds(catalogue, catalogue_maker, l
     other = str(resolve_embedder("sentence-transformers/all-MiniLM-L6-v2").path)
     changed = catalogue_maker(catalogue.data_dir, **{"index.embedder": other})
     messages: list[str] = []
-    index = open_index(changed.database, changed.settings, messages.append)
+    index = update_index(changed.database, changed.settings, [], messages.append)
     assert index.stamp.embedder == other and index.stamp.count == len(lines)
     assert any("rebuilding" in m for m in messages)
     with changed.database.sessions() as session:

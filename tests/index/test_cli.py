@@ -107,12 +107,37 @@ def test_index_check_rebuild_and_a_damaged_index(cli, tmp_path: Path, lines,
     index_file.write_bytes(index_file.read_bytes()[:100])
     broken = cli("index", "check")
     assert broken.exit_code == 1 and "index rebuild" in broken.stderr
-    searched = cli("search", "church bells")
-    assert searched.stdout.startswith("/radio2/evening.wav#t=3600")
-    assert "rebuilding the search index" in searched.stderr
+    damaged = index_file.read_bytes()
+    for args in (("search", "church bells"), ("export", "--query", "bells", "--mode", "semantic")):
+        refused = cli(*args)  # a read command does not repair the index: it says how to
+        assert refused.exit_code == 1 and refused.stdout == ""
+        assert "archivetag index update" in refused.stderr and refused.stderr.count("\n") == 1
+        assert "Traceback" not in refused.stderr
+    assert index_file.read_bytes() == damaged
+    assert cli("search", "bells", "--mode", "keyword").exit_code == 0  # needs no index
     rebuilt = cli("index", "rebuild")
     assert rebuilt.exit_code == 0 and "5 vectors (flat)" in rebuilt.stdout
     assert cli("index", "check").exit_code == 0
+    assert cli("search", "church bells").stdout.startswith("/radio2/evening.wav#t=3600")
+
+
+def test_a_lagging_index_answers_until_the_bound(cli, tmp_path: Path, lines,
+                                                 isolated_environment: Path, monkeypatch) -> None:
+    cli("annotations", "import", str(write_lines(tmp_path, lines[:3])))
+    [index_file] = (isolated_environment / "index").glob("*.faiss")
+    behind = index_file.read_bytes()
+    cli("annotations", "import", str(write_lines(tmp_path, lines[3:])))
+    index_file.write_bytes(behind)  # as if the index update after the second import never ran
+    written = index_file.stat().st_mtime_ns
+    found = cli("search", "cars and a horn", "--json")
+    assert found.exit_code == 0 and json.loads(found.stdout)[0]["path"] == "/tv/street.mkv"
+    assert "2 vectors behind the database" in found.stderr
+    assert index_file.read_bytes() == behind and index_file.stat().st_mtime_ns == written
+    monkeypatch.setenv("ARCHIVETAG_INDEX_MAX_LAG", "1")
+    refused = cli("search", "cars and a horn")
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert "index.max_lag" in refused.stderr and "archivetag index update" in refused.stderr
+    assert index_file.read_bytes() == behind and index_file.stat().st_mtime_ns == written
 
 
 def test_export_everything_or_a_query(cli, tmp_path: Path, lines) -> None:

@@ -75,6 +75,22 @@ def test_file_round_trip(index, tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["a.faiss"]  # no temp file left
 
 
+def test_a_read_only_load_searches_the_same_and_refuses_changes(index, tmp_path: Path) -> None:
+    built, ids, vectors = index
+    path = tmp_path / "a.faiss"
+    built.save(path)
+    mapped = VectorIndex.load(path, read_only=True)
+    for i in (0, 42, 1999):
+        assert nearest(mapped, vectors[i]) == ids[i]
+    found, expected = mapped.search(vectors[7], 10, 8, ids[::3]), built.search(vectors[7], 10, 8,
+                                                                               ids[::3])
+    assert found.segment_ids.tolist() == expected.segment_ids.tolist()
+    with pytest.raises(ValueError, match="read-only"):
+        mapped.add(ids[:1], vectors[:1])
+    with pytest.raises(IndexFileError):  # an id the file does not hold
+        mapped.search(vectors[0], 5, 8, np.array([3], dtype=np.int64))
+
+
 def test_bad_files_are_refused(tmp_path: Path) -> None:
     built = VectorIndex.build(STAMP, np.arange(50), unit_vectors(50), 100)
     good = tmp_path / "good.faiss"
