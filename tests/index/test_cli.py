@@ -123,10 +123,10 @@ def test_index_check_rebuild_and_a_damaged_index(cli, tmp_path: Path, lines,
 
 def test_a_lagging_index_answers_until_the_bound(cli, tmp_path: Path, lines,
                                                  isolated_environment: Path, monkeypatch) -> None:
-    cli("annotations", "import", str(write_lines(tmp_path, lines[:3])))
+    cli("annotations", "import", str(write_lines(tmp_path, lines[:3])), "--allow-unknown")
     [index_file] = (isolated_environment / "index").glob("*.faiss")
     behind = index_file.read_bytes()
-    cli("annotations", "import", str(write_lines(tmp_path, lines[3:])))
+    cli("annotations", "import", str(write_lines(tmp_path, lines[3:])), "--allow-unknown")
     index_file.write_bytes(behind)  # as if the index update after the second import never ran
     written = index_file.stat().st_mtime_ns
     found = cli("search", "cars and a horn", "--json")
