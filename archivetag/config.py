@@ -66,6 +66,8 @@ CONSTRAINTS: dict[str, Callable[[Any], str | None]] = {
     "search.mode": _choice("semantic", "keyword", "hybrid"),
     "search.limit": _between(1, 100000),
     "search.keyword_weight": _between(0, 10),
+    "serve.port": _between(1, 65535),
+    "serve.max_transcodes": _between(1, 64),
 }
 
 
