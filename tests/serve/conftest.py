@@ -1,0 +1,70 @@
+"""Fixtures for `archivetag serve`: real media files on disk, a catalogue naming them (built
+by annotations import, as tests/index does), and the app over it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.index.conftest import make_catalogue
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory) -> Path:
+    """A small archive: a 40 s WAV a browser plays as it is, a 40 s WMA it cannot (both a
+    tone whose pitch rises with time, so every second sounds different), and a 6 s video."""
+    folder = tmp_path_factory.mktemp("archive")
+    tone = "aevalsrc='0.3*sin(2*PI*(200+10*t)*t)':d=40:s=22050"
+    ffmpeg("-f", "lavfi", "-i", tone, str(folder / "tone.wav"))
+    ffmpeg("-f", "lavfi", "-i", tone, "-c:a", "wmav2", "-b:a", "64k", str(folder / "tone.wma"))
+    ffmpeg("-f", "lavfi", "-i", "testsrc=d=6:s=160x120:r=10", "-f", "lavfi", "-i", "sine=d=6",
+           "-c:v", "libvpx", "-b:v", "100k", "-c:a", "libopus", "-shortest", str(folder / "clip.webm"))
+    return folder
+
+
+def archive_lines(archive: Path) -> list[dict]:
+    wav, wma, webm = (str(archive / name) for name in ("tone.wav", "tone.wma", "clip.webm"))
+    return [
+        {"path": wav, "start": 0, "end": 10, "caption": "A dog barks repeatedly while a man speaks",
+         "tags": ["Dog", "Bark", "Speech"]},
+        {"path": wav, "start": 10, "end": 20, "caption": "Heavy rain falls on a tin roof",
+         "tags": ["Rain"]},
+        {"path": wav, "start": 20, "end": 30, "caption": "A dog howls at night",
+         "tags": ["Dog"]},
+        {"path": wma, "start": 12, "end": 16, "caption": "Church bells ring in the distance",
+         "tags": ["Bell"]},
+        {"path": wma, "start": 30, "end": 40, "caption": "A crowd applauds and cheers",
+         "tags": ["Applause"]},
+        {"path": webm, "start": 1, "end": 4, "caption": "Cars pass by on a busy street",
+         "tags": ["Vehicle"]},
+    ]
+
+
+@pytest.fixture
+def served(database_url: str, tmp_path: Path, archive: Path):
+    """A catalogue of the archive (SQLite and PostgreSQL) and a loopback app over it."""
+    made = make_catalogue(database_url, tmp_path / "data")
+    made.load(archive_lines(archive))
+    yield made
+    made.database.engine.dispose()
+
+
+def app_for(catalogue, host: str = "127.0.0.1", token: str = ""):
+    from archivetag.serve.app import make_app
+    from archivetag.serve.security import policy_for
+
+    return make_app(catalogue.database, catalogue.settings, policy_for(host, token, []))
+
+
+@pytest.fixture
+def client(served):
+    from starlette.testclient import TestClient
+
+    with TestClient(app_for(served), base_url="http://localhost:8765") as test_client:
+        yield test_client
