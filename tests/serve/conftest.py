@@ -3,7 +3,9 @@ by annotations import, as tests/index does), and the app over it."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,45 @@ def client(served):
 
     with TestClient(app_for(served), base_url="http://localhost:8765") as test_client:
         yield test_client
+
+
+@contextlib.contextmanager
+def live_server(app):
+    """`app` served by uvicorn on a free loopback port in a thread; yields its base URL."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def session_catalogue(tmp_path_factory, archive: Path):
+    """One SQLite catalogue of the archive for the session (the browser tests share it)."""
+    made = make_catalogue(f"sqlite:///{tmp_path_factory.mktemp('catalogue') / 'archivetag.db'}",
+                          tmp_path_factory.mktemp("data"))
+    made.load(archive_lines(archive))
+    yield made
+    made.database.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def site(session_catalogue):
+    """The session catalogue served by uvicorn on loopback: its base URL."""
+    with live_server(app_for(session_catalogue)) as url:
+        yield url
