@@ -14,6 +14,7 @@ import asyncio
 import os
 from dataclasses import dataclass
 
+import anyio
 from sqlalchemy import select
 
 from archivetag.ingest.media_url import media_url as ffmpeg_input
@@ -127,7 +128,9 @@ class Transcoder:
             while chunk := await process.stdout.read(CHUNK):
                 yield chunk
         finally:
+            self.running -= 1
             if process.returncode is None:
                 process.kill()
-            await process.wait()
-            self.running -= 1
+            # A client gone away cancels this task; the wait that reaps ffmpeg must still run.
+            with anyio.CancelScope(shield=True):
+                await process.wait()
