@@ -20,6 +20,7 @@ LOUDNESS = 40.0  # height of the loudness band
 FLOOR_DB = -60.0
 MAX_ROWS = 8
 TICKS = 6
+LABEL_CHARS = 22  # a longer tag name is cut with "…" (its full name is the row's tooltip)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class TagRow:
     tag: str
     y: float
     bars: tuple[Bar, ...]
+
+    @property
+    def label(self) -> str:
+        return self.tag if len(self.tag) <= LABEL_CHARS else self.tag[:LABEL_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
