@@ -113,6 +113,13 @@ def test_tags_and_status_answer_what_the_cli_prints(client, cli, served):
     assert "no failed, partly read or skipped files" in page
 
 
+def test_the_api_is_described_as_openapi(client):
+    schema = client.get("/api/openapi.json").json()
+    assert set(schema["paths"]) == {"/api/search", "/api/files/{file_id}", "/api/tags",
+                                    "/api/status"}
+    assert "q" in {p["name"] for p in schema["paths"]["/api/search"]["get"]["parameters"]}
+
+
 def test_media_is_served_with_ranges_and_its_type(client, archive):
     number = file_id(client, archive, "tone.wav")
     data = (archive / "tone.wav").read_bytes()
