@@ -62,12 +62,12 @@ def build(segments: list[dict], duration: float | None) -> Timeline:
     scale = (WIDTH - LABEL) / span
 
     def bar(segment: dict, height: float = ROW - 2) -> Bar:
-        return Bar(LABEL + segment["start"] * scale,
-                   max(1.0, (segment["end"] - segment["start"]) * scale), segment["start"],
-                   height)
+        return Bar(round(LABEL + segment["start"] * scale, 2),
+                   round(max(1.0, (segment["end"] - segment["start"]) * scale), 2),
+                   segment["start"], round(height, 2))
 
     frequent = [tag for tag, _ in Counter(t for s in segments for t in s["tags"]).most_common(MAX_ROWS)]
-    rows = tuple(TagRow(tag, 4 + i * ROW, tuple(bar(s) for s in segments if tag in s["tags"]))
+    rows = tuple(TagRow(tag, 4 + i * ROW, _joined([bar(s) for s in segments if tag in s["tags"]]))
                  for i, tag in enumerate(frequent))
     loudness_y = 8 + len(rows) * ROW
     loudness = tuple(bar(s, LOUDNESS * _level(s["rms_db"])) for s in segments
@@ -76,6 +76,20 @@ def build(segments: list[dict], duration: float | None) -> Timeline:
     ticks = tuple((LABEL + i * (WIDTH - LABEL) / TICKS, hms(i * span / TICKS))
                   for i in range(TICKS + 1))
     return Timeline(span, loudness_y + LOUDNESS + 18, rows, loudness_y, loudness, silences, ticks)
+
+
+def _joined(bars: list[Bar]) -> tuple[Bar, ...]:
+    """Bars that touch or overlap (a tag held over consecutive segments) as one bar: a
+    3-hour file's page stays small."""
+    joined: list[Bar] = []
+    for bar in sorted(bars, key=lambda b: b.x):
+        last = joined[-1] if joined else None
+        if last is not None and bar.x <= last.x + last.width + 0.01:
+            end = max(last.x + last.width, bar.x + bar.width)
+            joined[-1] = Bar(last.x, round(end - last.x, 2), last.start, last.height)
+        else:
+            joined.append(bar)
+    return tuple(joined)
 
 
 def _level(rms_db: float) -> float:

@@ -91,7 +91,7 @@ def test_file_page_and_api(client, cli, served, archive):
     assert page.status_code == 200
     assert str(wav) in page.text and "Heavy rain falls on a tin roof" in page.text
     assert '<svg class="timeline"' in page.text and f"/files/{number}/export.vtt" in page.text
-    assert page.text.count('class="tagbar"') == 5  # a bar per tag per segment: dog x2, bark, speech, rain
+    assert page.text.count('class="tagbar"') == 5  # dog at 0-10 and at 20-30, bark, speech, rain
     vtt = client.get(f"/files/{number}/export.vtt")
     assert vtt.headers["content-type"].startswith("text/vtt")
     assert vtt.text.startswith("WEBVTT") and "00:00:10.000 --> 00:00:20.000" in vtt.text

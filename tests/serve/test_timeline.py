@@ -15,7 +15,10 @@ def test_rows_are_the_frequent_tags_placed_by_time_with_loudness_and_silence():
     scale = (timeline.WIDTH - timeline.LABEL) / 40.0
     dog = next(row for row in drawn.rows if row.tag == "dog")
     assert [(bar.x, bar.width, bar.start) for bar in dog.bars] == [
-        (timeline.LABEL + 10 * scale, 10 * scale, 10), (timeline.LABEL + 30 * scale, 10 * scale, 30)]
+        (round(timeline.LABEL + 10 * scale, 2), round(10 * scale, 2), 10),
+        (round(timeline.LABEL + 30 * scale, 2), round(10 * scale, 2), 30)]
+    speech = next(row for row in drawn.rows if row.tag == "speech")
+    assert [(bar.start, bar.width) for bar in speech.bars] == [(0, round(20 * scale, 2))]  # one bar
     assert [bar.start for bar in drawn.silences] == [20]
     heights = {bar.start: bar.height for bar in drawn.loudness}
     assert set(heights) == {0, 10, 30}  # the silent segment has no loudness bar
