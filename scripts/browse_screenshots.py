@@ -99,7 +99,7 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM)
                 page = browser.new_page(viewport={"width": 1100, "height": 760})
-                page.goto(f"{base}/?q=rain&mode=keyword")
+                page.goto(f"{base}/?q=rain+OR+bell+OR+bells&mode=keyword")
                 page.locator(".hit").first.click(position={"x": 3, "y": 3})
                 page.screenshot(path=str(args.out / "browse-search.png"))
                 page.locator("section.file h2 a", has_text="harbour walk").first.click()
