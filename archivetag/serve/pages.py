@@ -6,7 +6,8 @@ file names, which may hold markup) are always text, never HTML.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import os
+from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -72,8 +73,9 @@ async def export_file(request: Request) -> Response:
     if made is None:
         return PlainTextResponse("no such file in the catalogue\n", status_code=404)
     name, text = made
+    filename = quote(f"{name.rsplit('/', 1)[-1]}.{kind}")
     return PlainTextResponse(text, media_type="text/vtt" if kind == "vtt" else "application/x-subrip",
-                             headers={"content-disposition": f"inline; filename=\"{file_id}.{kind}\""})
+                             headers={"content-disposition": f"inline; filename*=UTF-8''{filename}"})
 
 
 async def media_route(request: Request) -> Response:
@@ -88,8 +90,6 @@ async def media_route(request: Request) -> Response:
     if found is None:
         return PlainTextResponse("no such media file\n", status_code=404)
     if not found.transcoded:
-        import os
-
         return FileResponse(os.fsdecode(found.path), media_type=found.content_type)
     try:
         start = max(0.0, float(request.query_params.get("start", "0")))

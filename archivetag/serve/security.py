@@ -6,11 +6,13 @@ host), a method other than GET/HEAD gets 405 (there are no write endpoints), and
 token is set, a request without it gets 401. The token is taken from an
 `Authorization: Bearer` header (the API), the `archivetag_token` cookie (the browser), or
 once as `?token=`: that answers a redirect to the same URL without it, setting the cookie
-(HttpOnly, SameSite=Strict), so the secret leaves the address bar and the history.
+(HttpOnly, SameSite=Strict), so the secret leaves the address bar and the history. The
+cookie holds a digest of the token, not the token (any characters may be in it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 from dataclasses import dataclass
@@ -113,7 +115,7 @@ class Guard:
             if given is not None and _same(given, self.policy.token):
                 rest = urlencode([(k, v) for k, v in query if k != "token"])
                 location = scope.get("root_path", "") + scope["path"] + (f"?{rest}" if rest else "")
-                cookie = f"{COOKIE}={self.policy.token}; HttpOnly; SameSite=Strict; Path=/"
+                cookie = f"{COOKIE}={_cookie_value(self.policy.token)}; HttpOnly; SameSite=Strict; Path=/"
                 return await _plain(send, 303, "signed in", [(b"location", location.encode()),
                                                              (b"set-cookie", cookie.encode())])
             if not self._presented(headers):
@@ -137,7 +139,11 @@ class Guard:
             cookie.load(headers.get("cookie", ""))
         except CookieError:  # a malformed Cookie header presents nothing
             return False
-        return COOKIE in cookie and _same(cookie[COOKIE].value, self.policy.token)
+        return COOKIE in cookie and _same(cookie[COOKIE].value, _cookie_value(self.policy.token))
+
+
+def _cookie_value(token: str) -> str:
+    return hashlib.sha256(b"archivetag serve cookie\0" + token.encode("utf-8")).hexdigest()
 
 
 def _same(given: str, token: str) -> bool:
