@@ -54,6 +54,13 @@ class Timeline:
     left: float = LABEL
     width: float = WIDTH
 
+    @property
+    def loudness_path(self) -> str:
+        """The loudness bars as one SVG path (a 3-hour file has 1,080 of them)."""
+        floor = self.loudness_y + LOUDNESS
+        return "".join(f"M{bar.x:g} {floor:g}v{-bar.height:g}h{bar.width:g}v{bar.height:g}z"
+                       for bar in self.loudness if bar.height > 0)
+
 
 def build(segments: list[dict], duration: float | None) -> Timeline:
     """The timeline of `segments` (as `show --json` gives them: start, end, silent, rms_db,

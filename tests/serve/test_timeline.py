@@ -23,6 +23,7 @@ def test_rows_are_the_frequent_tags_placed_by_time_with_loudness_and_silence():
     heights = {bar.start: bar.height for bar in drawn.loudness}
     assert set(heights) == {0, 10, 30}  # the silent segment has no loudness bar
     assert heights[30] == timeline.LOUDNESS and heights[0] < heights[30]
+    assert drawn.loudness_path.count("M") == 3
     assert drawn.ticks[0][1] == "00:00:00" and drawn.ticks[-1][1] == "00:00:40"
 
 
