@@ -13,7 +13,8 @@ in this process, one request at a time. Beside each figure, its floor in the sam
 - search page p50 vs the hot query: the same queries through a `Searcher` in this process
   (index loaded, embedder warm), which is what the command line's search spends once
   started;
-- file page: the time to read the file's report in process (views.file_answer);
+- file page: the time to read the file's report in process (views.file_answer), and to
+  draw the page from it (timeline and template, in process);
 - first transcoded byte: `ffmpeg -ss` of the same file to a pipe, from the command line.
 """
 
@@ -130,7 +131,9 @@ def main() -> None:
     from archivetag.config import load_settings
     from archivetag.index.embedder import DEFAULT_EMBEDDER, load_embedder
     from archivetag.index.search import Searcher
-    from archivetag.serve import views
+    from archivetag.serve import timeline, views
+    from archivetag.serve.app import make_app
+    from archivetag.serve.security import policy_for
     from archivetag.storage.database import open_database
 
     captions, _ = dev_texts(args.data)
@@ -177,11 +180,17 @@ def main() -> None:
         long_id = views.search(catalogue, {"q": "path:" + str(archive / "three-hours.wav")}
                                ).hits[0]["file_id"]
         wma_id = views.search(catalogue, {"q": "hiss", "mode": "keyword"}).hits[0]["file_id"]
-        in_process = []
+        in_process, drawn = [], []
+        template = make_app(database, settings, policy_for("127.0.0.1", "", [])
+                            ).state.templates.get_template("file.html")
         for _ in range(args.rounds):
             started = time.perf_counter()
-            views.file_answer(catalogue, long_id)
+            found = views.file_answer(catalogue, long_id)
             in_process.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            template.render(file=found, timeline=timeline.build(found["segments"],
+                                                                found["duration"]))
+            drawn.append(time.perf_counter() - started)
         database.engine.dispose()
 
         server, base = start_server(home)
@@ -209,6 +218,7 @@ def main() -> None:
         "search_page_over_hot_query": round(statistics.median(page) / statistics.median(hot), 2),
         "file_page_p50_ms": p50_ms(file_page),
         "file_report_in_process_p50_ms": p50_ms(in_process),
+        "file_page_drawn_in_process_p50_ms": p50_ms(drawn),
         "transcode_first_byte_ms": {start: p50_ms(v) for start, v in first.items()},
         "ffmpeg_first_byte_ms": {start: p50_ms(v) for start, v in floor.items()},
         "load_average": round(os.getloadavg()[0], 2),
