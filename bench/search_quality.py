@@ -57,7 +57,7 @@ def load_set(data: Path, name: str, work: Path):
     settings = load_settings(overrides={"data_dir": str(work / name)})
     database = open_database(settings.database_url())
     with database.sessions() as session:
-        report = import_annotations(session, jsonl, "dev")
+        report = import_annotations(session, jsonl, "dev", allow_unknown=True)
     update_index(database, settings, list(report.segment_ids))
     descriptive = [(q["query"], {q["relevant"]}, q["relevant"])
                    for q in read_jsonl(data / name / "queries.jsonl")]

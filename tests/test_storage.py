@@ -187,3 +187,38 @@ def test_sqlite_connections_have_the_pragmas_set(sqlite_url: str) -> None:
 def test_urls_are_shown_without_password() -> None:
     shown = safe_url("postgresql+psycopg://archivist:s3cret@db.example/archive")
     assert "s3cret" not in shown and "archivist" in shown
+
+
+def test_migration_0004_splits_the_old_warning_into_partial_and_warnings(database_url: str) -> None:
+    from alembic import command
+
+    from archivetag.storage.database import _alembic_config, make_engine
+
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0003")
+        for number, warning in enumerate(["partial: decoded 3.0 of 6.0 s: Packet corrupt",
+                                          "decoded with errors: Header missing", None]):
+            connection.execute(text(
+                "INSERT INTO media_files (path, display_path, status, attempts, duration, "
+                "warning, first_seen_at, updated_at) VALUES (:path, :path, 'done', 0, 6.0, "
+                ":warning, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                {"path": f"/a/{number}.wav".encode(), "warning": warning})
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0004")
+    database = open_database(database_url)
+    with database.sessions() as session:
+        rows = session.scalars(select(MediaFile).order_by(MediaFile.path)).all()
+        assert [(r.partial, r.warnings, r.claimed_duration) for r in rows] == [
+            (True, ["partial: decoded 3.0 of 6.0 s: Packet corrupt"], 6.0),
+            (False, ["decoded with errors: Header missing"], 6.0),
+            (False, None, 6.0),
+        ]
+    with engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0003")
+        restored = connection.execute(text("SELECT warning FROM media_files ORDER BY path"))
+        assert [row[0] for row in restored] == [
+            "partial: decoded 3.0 of 6.0 s: Packet corrupt", "decoded with errors: Header missing",
+            None]
+    database.engine.dispose()
+    engine.dispose()

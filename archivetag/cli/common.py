@@ -97,6 +97,17 @@ def _name_the_value(parameter: inspect.Parameter) -> None:
         info.metavar = _VALUE_NAMES[kind]
 
 
+SHOWN_LINES = 20  # problem lines a command prints before it counts the rest
+
+
+def print_some(lines: list[str], rest: str) -> None:
+    """Problem lines on stderr, the first SHOWN_LINES of them, then "and N more{rest}"."""
+    for line in lines[:SHOWN_LINES]:
+        print(line, file=sys.stderr)
+    if len(lines) > SHOWN_LINES:
+        print(f"and {len(lines) - SHOWN_LINES} more{rest}", file=sys.stderr)
+
+
 def print_json(value: Any) -> None:
     """One JSON document on stdout: what scripts read."""
     sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")

@@ -8,35 +8,57 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import settings_options
+from archivetag.cli.common import print_some, settings_options
 from archivetag.cli.search import LimitFlag, ModeFlag
 from archivetag.config import Settings
-from archivetag.errors import UsageError
+from archivetag.errors import UsageError, UserError
+
+
+
+class SomeSidecarsRefused(UserError):
+    """The other sidecars were written (exit 3, like files failing in ingest)."""
+
+    exit_code = 3
+
+
+def _check_flags(format_: str, out: Path | None, beside: bool, force: bool) -> None:
+    from archivetag.index.annotation_export import FORMATS
+
+    if format_ not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {format_!r}")
+    sidecars = format_ in ("vtt", "srt")
+    if sidecars and (out is None) == (not beside):
+        raise UsageError(f"--format {format_} writes one file per media file: give --out DIR "
+                         "or --beside (one of them)")
+    if not sidecars and (out is not None or beside):
+        raise UsageError("--out and --beside are for vtt/srt; jsonl and csv go to stdout")
+    if force and not beside:
+        raise UsageError("--force goes with --beside (files under --out are always replaced)")
 
 
 @settings_options
 def export(
     settings: Settings,
-    format_: Annotated[str, typer.Option("--format", help="jsonl, csv, vtt or srt.")] = "jsonl",
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for vtt/srt sidecars (the media paths mirrored inside).", show_default=False)] = None,
+    format_: Annotated[str, typer.Option("--format", help="jsonl, csv, vtt or srt (any case).", metavar="[jsonl|csv|vtt|srt]")] = "jsonl",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for vtt/srt sidecars: OUT/<root name>/<path in the root>.vtt.", show_default=False)] = None,
+    beside: Annotated[bool, typer.Option("--beside", help="Write NAME.vtt/NAME.srt next to each media file.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --beside: overwrite sidecars that exist.")] = False,
     query: Annotated[Optional[str], typer.Option("--query", help="Export this search's results instead of everything.", show_default=False)] = None,
     mode: ModeFlag = None,
     limit: LimitFlag = None,
 ) -> None:
     """Export annotations: all of them, or a query's results."""
-    from archivetag.index import annotation_export as ex
-
-    if format_ not in ex.FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(ex.FORMATS)}, not {format_!r}")
-    sidecars = format_ in ("vtt", "srt")
-    if sidecars and out is None:
-        raise UsageError(f"--format {format_} writes one file per media file: give --out DIR")
-    if out is not None and not sidecars:
-        raise UsageError("--out is for vtt/srt; jsonl and csv go to stdout")
+    format_ = format_.lower()
+    _check_flags(format_, out, beside, force)
+    if query is None and (mode is not None or limit is not None):
+        raise UsageError("--mode and --limit shape a --query's results: give --query, or drop "
+                         "them to export everything")
     from archivetag.cli.common import open_catalogue
     from archivetag.cli.search import make_request, stderr_line
+    from archivetag.index import annotation_export as ex
     from archivetag.index.search import Searcher
 
+    sidecars = format_ in ("vtt", "srt")
     database = open_catalogue(settings)
     try:
         with database.sessions() as session:
@@ -49,8 +71,10 @@ def export(
             else:
                 records = ex.all_records(session)
             if sidecars:
-                written = ex.write_sidecars(records, out, format_)
-                typer.echo(f"wrote {written} {format_} files under {out}")
+                from archivetag.index.sidecars import root_folders, write_sidecars
+
+                report = write_sidecars(records, format_, out=out, roots=root_folders(session),
+                                        force=force)
             elif format_ == "jsonl":
                 sys.stdout.writelines(ex.jsonl_line(r) for r in records)
             else:
@@ -58,3 +82,10 @@ def export(
                 sys.stdout.writelines(ex.csv_record(r) for r in records)
     finally:
         database.engine.dispose()
+    if sidecars:
+        where = f"under {out}" if out else "beside the media"
+        typer.echo(f"wrote {report.written} {format_} files {where}")
+        print_some([f"archivetag: not written: {line}" for line in report.refused],
+                   " not written")
+        if report.refused:
+            raise SomeSidecarsRefused(f"{len(report.refused)} {format_} file(s) were not written")

@@ -40,7 +40,7 @@ def show(
         return
     typer.echo(f"{report['path']}: {report['status']}"
                + (f" ({report['reason']})" if report["reason"] else "")
-               + (f", warning: {report['warning']}" if report["warning"] else ""))
+               + "".join(f", warning: {warning}" for warning in report["warnings"]))
     for segment in segments:
         span = f"{hms(segment['start'])}-{hms(segment['end'])}"
         if segment["silent"]:
@@ -53,8 +53,8 @@ def show(
 
 def file_report(session, stored) -> dict:
     """What `show --json` prints for a stored file (a `MediaFile` with its segments loaded,
-    as `storage.queries.find_file` returns it): path, status, reason, warning, duration (s),
-    media type, and each segment with start/end (s), source, silence, RMS level (dBFS),
+    as `storage.queries.find_file` returns it): path, status, reason, partial, warnings,
+    duration and claimed duration (s), media type, and each segment with start/end (s), source, silence, RMS level (dBFS),
     caption, tags and every annotation by kind. `archivetag serve` answers the same."""
     from archivetag.storage.queries import segment_tags
 
@@ -68,8 +68,10 @@ def file_report(session, stored) -> dict:
          "annotations": {a.kind: a.text for a in segment.annotations}}
         for segment in stored.segments]
     return {"path": stored.display_path, "status": stored.status,
-            "reason": stored.reason, "warning": stored.warning,
-            "duration": stored.duration, "media_type": stored.media_type,
+            "reason": stored.reason, "partial": stored.partial,
+            "warnings": stored.warnings or [], "duration": stored.duration,
+            "claimed_duration": stored.claimed_duration,
+            "media_type": stored.media_type,
             "segments": segments}
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import JsonFlag, settings_options
+from archivetag.cli.common import JsonFlag, print_some, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
 
@@ -97,38 +97,47 @@ def ingest(
     finally:
         reporter.close()
     report = summary.report
+    began = "plan" in report  # else refused before planning: its error line says why
     if json_output:
         print(json.dumps(report, ensure_ascii=False, default=str, separators=(",", ":")))
-    elif dry_run:
+    elif began and dry_run:
         _print_plan(report, verbose)
-    elif not quiet and report.get("wall_seconds") is not None:
+    elif began and not quiet:
         _print_summary(report)
     if not json_output:
         _print_problems(report.get("problems", []))
-    if report.get("reason") and report.get("wall_seconds") is not None:  # a run that refused
-        print(f"archivetag: {report['reason']}", file=sys.stderr)  # to mark files missing
+    if began and report["reason"]:  # a run that refused to mark files missing
+        print(f"archivetag: {report['reason']}", file=sys.stderr)
     raise typer.Exit(summary.exit_code)
-
-
-QUIET_PROBLEMS = 20  # lines a -q run prints before pointing at `archivetag failures`
 
 
 def _print_problems(problems: list[dict]) -> None:
     """One line per file that needs attention (also under -q: it is what cron mails), each
     reported by one run only (README, "Exit codes")."""
-    for problem in problems[:QUIET_PROBLEMS]:
-        print(f"{problem['status']}: {problem['path']}: {problem['reason']}", file=sys.stderr)
-    if len(problems) > QUIET_PROBLEMS:
-        print(f"and {len(problems) - QUIET_PROBLEMS} more: archivetag failures", file=sys.stderr)
+    print_some([f"{p['status']}: {p['path']}: {p['reason']}" for p in problems],
+               ": archivetag failures")
 
 
 def _print_plan(report: dict, verbose: bool) -> None:
     counts = ", ".join(f"{count} {category}" for category, count in sorted(report["plan"].items()))
     print(f"plan: {counts or 'no files found'}")
-    print(f"audio to tag: about {report['audio_hours_to_tag_estimate']:.2f} h")
+    unreadable = report["unreadable_to_tag"]
+    print(f"audio to tag: {report['audio_hours_to_tag']:.2f} h, as ffprobe reads it"
+          + (f" ({unreadable} file{'s' if unreadable != 1 else ''} without audio it can read)"
+             if unreadable else ""))
     if verbose:
         for entry in report["planned_files"]:
             print(f"{entry['plan']:>16}  {entry['path']}")
+    _print_left_out(report)
+
+
+def _print_left_out(report: dict) -> None:
+    """Files the walk saw but scan.extensions leaves out, counted by extension."""
+    left_out = report.get("left_out") or {}
+    if left_out:
+        shown = ", ".join(f"{count} {extension or '(no extension)'}"
+                          for extension, count in sorted(left_out.items(), key=lambda e: -e[1]))
+        print(f"left out (not a media extension in scan.extensions): {shown}")
 
 
 def _print_summary(report: dict) -> None:
@@ -144,6 +153,7 @@ def _print_summary(report: dict) -> None:
               f"{report['audio_seconds'] / 3600:.2f} h of audio"
               + (f"; {rate:.2f} segments/s per replica ({replicas} replica{'s' if replicas != 1 else ''})"
                  if rate is not None else ""))
+    _print_left_out(report)
     if report["stopped"] == "time limit":
         print(f"time limit reached after {report['files_tagged']} files; the next run goes on")
     elif report["stopped"]:

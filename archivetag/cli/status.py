@@ -29,7 +29,7 @@ def status_report(database, settings: Settings) -> dict:
     summary. `archivetag serve` answers the same."""
     from dataclasses import asdict
 
-    from archivetag.storage.database import schema_state
+    from archivetag.storage.database import recorded_version
     from archivetag.storage.queries import catalogue_counts, recent_runs, run_duration_s
 
     with database.sessions() as session:
@@ -38,7 +38,7 @@ def status_report(database, settings: Settings) -> dict:
     return {
         "database": database.url,
         "data_dir": str(settings.data_dir()),
-        "schema_version": schema_state(database.engine).current,
+        "schema_version": recorded_version(database.engine),
         **asdict(counts),
         "runs": [
             {"id": run.id, "command": run.command, "status": run.status,

@@ -1,10 +1,10 @@
-"""`export`: annotations out, as JSONL/CSV records or as timed-text sidecars (VTT/SRT).
+"""`export`: annotations out, as JSONL/CSV records (the timed-text sidecars: sidecars.py).
 
 A record is one segment's annotations from one source, in the shape `annotations import`
-reads (`path`, `start`, `end`, `caption`, `tags`, `source`), so an export can be imported
-elsewhere. JSONL carries paths losslessly (undecodable bytes as \\udcNN escapes); CSV
-carries the display path. Sidecars mirror each media file's path under the output folder
-(`/radio/a.mp3` -> `OUT/radio/a.mp3.vtt`), so files of the same name never collide.
+reads (annotation_lines.py: `path`, `path_base64`, `start`, `end`, `caption`, `tags`,
+`source`), so what is exported imports back unchanged, into this catalogue or another: the
+path is its display form plus, where that form loses bytes, the bytes in base64, and times
+are written as the shortest text that reads back as the same float.
 """
 
 from __future__ import annotations
@@ -12,20 +12,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import groupby
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archivetag.index.annotation_lines import FIELDS, path_fields
 from archivetag.index.vectors import chunks
 from archivetag.storage.schema import Annotation, MediaFile, Segment
 
 FORMATS = ("jsonl", "csv", "vtt", "srt")
-CSV_COLUMNS = ("path", "start", "end", "caption", "tags", "source")
 STREAM_ROWS = 2000
 
 
@@ -67,8 +65,8 @@ def all_records(session: Session) -> Iterator[ExportRecord]:
 
 
 def file_records(session: Session, file_id: int) -> tuple[str, list[ExportRecord]] | None:
-    """The display path and the records of one file by time (its sidecar's cues, as
-    `write_sidecars` orders them); None when no file has this id."""
+    """The display path and the records of one file (its sidecar's cues, for
+    `sidecars.document`); None when no file has this id."""
     name = session.scalar(select(MediaFile.display_path).where(MediaFile.id == file_id))
     if name is None:
         return None
@@ -87,14 +85,18 @@ def records_of(session: Session, segment_ids: list[int]) -> list[ExportRecord]:
     return list(_grouped(row for i in segment_ids for row in found.get(i, ())))
 
 
+def _fields(record: ExportRecord) -> dict:
+    shown, encoded = path_fields(record.path)
+    return {"path": shown, "path_base64": encoded, "start": record.start_s, "end": record.end_s,
+            "caption": record.caption, "tags": list(record.tags), "source": record.source}
+
+
 def jsonl_line(record: ExportRecord) -> str:
-    return json.dumps({"path": os.fsdecode(record.path), "start": record.start_s,
-                       "end": record.end_s, "caption": record.caption,
-                       "tags": list(record.tags), "source": record.source}) + "\n"
+    return json.dumps(_fields(record)) + "\n"
 
 
 def csv_header() -> str:
-    return csv_line(CSV_COLUMNS)
+    return csv_line(FIELDS)
 
 
 def csv_line(values: Iterable) -> str:
@@ -103,52 +105,13 @@ def csv_line(values: Iterable) -> str:
     return out.getvalue()
 
 
+def seconds_text(seconds: float) -> str:
+    """Seconds as the shortest text that reads back as the same float ("3600", "0.1")."""
+    return repr(float(seconds)).removesuffix(".0")
+
+
 def csv_record(record: ExportRecord) -> str:
-    return csv_line([record.display_path, f"{record.start_s:g}", f"{record.end_s:g}",
-                     record.caption or "", "; ".join(record.tags), record.source])
-
-
-def _timestamp(seconds: float, separator: str) -> str:
-    millis = round(seconds * 1000)
-    whole, millis = divmod(millis, 1000)
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}{separator}{millis:03d}"
-
-
-def _cue_text(record: ExportRecord) -> str:
-    lines = [record.caption] if record.caption else []
-    if record.tags:
-        lines.append("[" + ", ".join(record.tags) + "]")
-    # A blank line would end the cue early in both formats.
-    return "\n".join(" ".join(line.split()) for line in lines)
-
-
-def vtt_document(records: list[ExportRecord]) -> str:
-    cues = [f"{_timestamp(r.start_s, '.')} --> {_timestamp(r.end_s, '.')}\n"
-            f"{_cue_text(r).replace('-->', '->')}\n" for r in records]
-    return "WEBVTT\n\n" + "\n".join(cues)
-
-
-def srt_document(records: list[ExportRecord]) -> str:
-    cues = [f"{n}\n{_timestamp(r.start_s, ',')} --> {_timestamp(r.end_s, ',')}\n{_cue_text(r)}\n"
-            for n, r in enumerate(records, start=1)]
-    return "\n".join(cues)
-
-
-def sidecar_path(out: Path, media_path: bytes, extension: str) -> Path:
-    """Where a media file's sidecar goes under `out`: its path mirrored, `..` neutralised."""
-    parts = [p for p in os.fsdecode(media_path).split("/") if p not in ("", ".")]
-    parts = ["_" if p == ".." else p for p in parts]
-    return out.joinpath(*parts[:-1], f"{parts[-1]}.{extension}")
-
-
-def write_sidecars(records: Iterable[ExportRecord], out: Path, extension: str) -> int:
-    """One VTT/SRT file per media file (records arrive grouped by file); returns how many."""
-    render = vtt_document if extension == "vtt" else srt_document
-    written = 0
-    for path, group in groupby(records, key=lambda r: r.path):
-        cues = sorted(group, key=lambda r: (r.start_s, r.end_s))
-        target = sidecar_path(out, path, extension)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(cues), encoding="utf-8")
-        written += 1
-    return written
+    fields = _fields(record)
+    fields.update(start=seconds_text(record.start_s), end=seconds_text(record.end_s),
+                  tags="; ".join(record.tags))
+    return csv_line("" if fields[key] is None else fields[key] for key in FIELDS)

@@ -1,130 +1,66 @@
 """`annotations import`: timed captions and tags from a catalogue or another tagger.
 
-Each JSONL line is `{"path", "start", "end", "caption", "tags", "source"}`: `tags` a list of
-strings or one "a; b" string, `caption` or `tags` required, `source` defaulting to the
-import's own. A line becomes one segment of the file under that source, with imported
-annotations; importing the same line again replaces its texts, and the model never touches
-them (the model writes under its own source). A path not yet in the catalogue gets a
-MediaFile row with status "pending", as a file that is known but not yet tagged: the file
-need not exist on disk, and if a later ingest finds it, its own results are added beside the
-imported ones.
+Each record (annotation_lines.py: JSONL or CSV as `export` writes them, or a cue of a VTT/SRT
+file) becomes one segment of
+its file under its source, with imported annotations; importing the same path, source, start
+and end again replaces that segment's texts ("replaced"), and the model never touches them
+(the model writes under its own source). A record is rejected, with its line number, when
+- it is malformed (annotation_lines.py says how);
+- its path is neither in the catalogue nor on disk, unless `allow_unknown`: then the file gets
+  a MediaFile row with status "pending", known but not yet tagged, and a later ingest that
+  finds it adds its own results beside the imported ones;
+- it ends past the file's known end: the stored duration (what ingest decoded), with
+  `END_TOLERANCE_S` of slack.
+The good records are imported all the same.
 
-Bad lines are reported with their line number; the good lines are imported all the same.
+Records are stored in batches of `BATCH_LINES`, one transaction each, with a few statements
+per batch (bulk inserts, tag ids kept for the whole import) rather than a few per line.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import mimetypes
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from archivetag.storage.queries import normalise_tag, tag_ids
-from archivetag.storage.schema import Annotation, MediaFile, Segment, SegmentTag
+from archivetag.index.annotation_lines import AnnotationLine, BadLine, read_lines
+from archivetag.index.vectors import chunks
+from archivetag.ingest.names import display_path
+from archivetag.storage.queries import normalise_tag
+from archivetag.storage.schema import Annotation, MediaFile, Segment, SegmentTag, Tag
 
-COMMIT_EVERY = 1000  # lines per transaction
-FIELDS = {"path", "start", "end", "caption", "tags", "source"}
-
-
-@dataclass(frozen=True)
-class AnnotationLine:
-    path: bytes
-    start_s: float
-    end_s: float
-    caption: str | None
-    tags: tuple[str, ...]  # as written
-    source: str
-
-
-@dataclass(frozen=True)
-class BadLine:
-    number: int
-    reason: str
+BATCH_LINES = 2000  # records per transaction
+KEY_BATCH = 200  # (file, source, start, end) keys per IN (…): 800 parameters
+END_TOLERANCE_S = 0.05  # stored times are within 50 ms of the playback timeline (design)
+KINDS = ("caption", "tags")
 
 
 @dataclass(frozen=True)
 class ImportReport:
-    imported: int
-    new_files: int
-    bad: tuple[BadLine, ...]
-    segment_ids: tuple[int, ...]
+    added: int  # records that made a new segment
+    replaced: int  # records whose segment was there already: its texts were replaced
+    new_files: int  # pending files created for paths not yet catalogued
+    rejected: tuple[BadLine, ...]
+    segment_ids: tuple[int, ...]  # every segment written, once
+
+    @property
+    def imported(self) -> int:
+        return self.added + self.replaced
 
 
-def display_form(path: bytes) -> str:
-    """How a stored path is shown: undecodable bytes as \\xNN escapes."""
-    return path.decode("utf-8", "backslashreplace")
-
-
-def _number(record: dict, key: str) -> float:
-    value = record.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"'{key}' must be a number of seconds, got {value!r}")
-    if value < 0:
-        raise ValueError(f"'{key}' must not be negative, got {value!r}")
-    return float(value)
-
-
-def _tags(value) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = value.split(";")
-    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
-        raise ValueError("'tags' must be a list of strings or one ';'-separated string")
-    return tuple(tag.strip() for tag in value if tag.strip())
-
-
-def parse_line(text: str, default_source: str) -> AnnotationLine:
-    """One JSONL line, checked; ValueError says what is wrong with it."""
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"not JSON ({error.msg})") from None
-    if not isinstance(record, dict):
-        raise ValueError("not a JSON object")
-    unknown = sorted(set(record) - FIELDS)
-    if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(unknown)} (known: {', '.join(sorted(FIELDS))})")
-    path = record.get("path")
-    if not isinstance(path, str) or not path or "\0" in path:
-        raise ValueError("'path' must be a non-empty string")
-    start, end = _number(record, "start"), _number(record, "end")
-    if end < start:
-        raise ValueError(f"'end' ({end:g}) is before 'start' ({start:g})")
-    caption = record.get("caption")
-    if caption is not None and not isinstance(caption, str):
-        raise ValueError("'caption' must be a string")
-    caption = caption.strip() if caption else None
-    tags = _tags(record.get("tags"))
-    if not caption and not tags:
-        raise ValueError("a line needs a 'caption' or 'tags'")
-    source = record.get("source", default_source)
-    if not isinstance(source, str) or not source.strip() or source.strip() == "scan":
-        raise ValueError("'source' must be a name other than 'scan'")
-    return AnnotationLine(os.fsencode(path), start, end, caption, tags, source.strip())
-
-
-def read_lines(path: Path, default_source: str) -> Iterator[AnnotationLine | BadLine]:
-    """The file's lines in order, each parsed or rejected; blank lines are skipped."""
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield BadLine(number, "not UTF-8 text")
-                continue
-            if not text.strip():
-                continue
-            try:
-                yield parse_line(text, default_source)
-            except ValueError as error:
-                yield BadLine(number, str(error))
+@dataclass
+class _Totals:
+    added: int = 0
+    replaced: int = 0
+    new_files: int = 0
+    rejected: list[BadLine] = field(default_factory=list)
+    segment_ids: dict[int, None] = field(default_factory=dict)  # ordered set
+    tag_ids: dict[str, int] = field(default_factory=dict)  # normalised name -> id, all import
 
 
 def _media_type(path: bytes) -> str | None:
@@ -133,79 +69,164 @@ def _media_type(path: bytes) -> str | None:
     return kind if kind in ("audio", "video") else None
 
 
-def _file_id(session: Session, path: bytes, new_files: list[int]) -> int:
-    found = session.scalar(select(MediaFile.id).where(MediaFile.path == path))
-    if found is not None:
-        return found
-    media = MediaFile(path=path, display_path=display_form(path), status="pending",
-                      media_type=_media_type(path))
-    session.add(media)
-    session.flush()
-    new_files.append(media.id)
-    return media.id
+def _files(session: Session, lines: list[AnnotationLine], allow_unknown: bool,
+           totals: _Totals) -> dict[bytes, tuple[int, float | None]]:
+    """path -> (file id, stored duration) for the batch's paths, creating allowed new ones."""
+    paths = sorted({line.path for line in lines})
+    known: dict[bytes, tuple[int, float | None]] = {}
+    for chunk in chunks(paths):
+        known.update((path, (id_, duration)) for id_, path, duration in session.execute(
+            select(MediaFile.id, MediaFile.path, MediaFile.duration)
+            .where(MediaFile.path.in_(chunk))))
+    new = [path for path in paths if path not in known
+           and (allow_unknown or os.path.lexists(path))]
+    if new:
+        rows = session.execute(
+            insert(MediaFile).returning(MediaFile.id, MediaFile.path),
+            [{"path": path, "display_path": display_path(path), "status": "pending",
+              "media_type": _media_type(path)} for path in new])
+        known.update((path, (id_, None)) for id_, path in rows)
+        totals.new_files += len(new)
+    return known
 
 
-def _segment_id(session: Session, file_id: int, line: AnnotationLine) -> int:
-    found = session.scalar(select(Segment.id).where(
-        Segment.file_id == file_id, Segment.source == line.source,
-        Segment.start_s == line.start_s, Segment.end_s == line.end_s))
-    if found is not None:
-        return found
-    segment = Segment(file_id=file_id, source=line.source, start_s=line.start_s, end_s=line.end_s)
-    session.add(segment)
-    session.flush()
-    return segment.id
+def _checked(lines: list[AnnotationLine], files: dict, totals: _Totals) -> list[AnnotationLine]:
+    """The lines whose file is known and which end within it; the others are rejected."""
+    kept = []
+    for line in lines:
+        found = files.get(line.path)
+        if found is None:
+            totals.rejected.append(BadLine(line.number, (
+                f"{display_path(line.path)} is neither in the catalogue nor on disk "
+                "(--allow-unknown imports it as a pending file)")))
+        elif found[1] is not None and line.end_s > found[1] + END_TOLERANCE_S:
+            totals.rejected.append(BadLine(line.number, (
+                f"ends at {line.end_s:g} s, past the end of {display_path(line.path)} "
+                f"({found[1]:g} s long)")))
+        else:
+            kept.append(line)
+    return kept
 
 
-def _annotate(session: Session, segment_id: int, kind: str, text: str | None,
-              source: str) -> Annotation | None:
-    """Sets (or, with no text, removes) this source's annotation of one kind."""
-    annotation = session.scalar(select(Annotation).where(
-        Annotation.segment_id == segment_id, Annotation.kind == kind, Annotation.source == source))
-    if text is None:
-        if annotation is not None:
-            session.delete(annotation)
-        return None
-    if annotation is None:
-        annotation = Annotation(segment_id=segment_id, kind=kind, text=text, source=source,
-                                imported=True)
-        session.add(annotation)
-    annotation.text = text
-    session.flush()
-    return annotation
+def _segments(session: Session, keyed: dict[tuple, AnnotationLine],
+              totals: _Totals) -> tuple[dict[tuple, int], set[tuple]]:
+    """(key -> segment id, the keys whose segment was there already); new ones inserted."""
+    ids: dict[tuple, int] = {}
+    columns = (Segment.file_id, Segment.source, Segment.start_s, Segment.end_s)
+    for chunk in chunks(list(keyed), KEY_BATCH):
+        for id_, *key in session.execute(select(Segment.id, *columns)
+                                         .where(tuple_(*columns).in_(chunk))):
+            ids[tuple(key)] = id_
+    existing = set(ids)
+    new = [key for key in keyed if key not in ids]
+    if new:
+        rows = session.execute(insert(Segment).returning(Segment.id, *columns),
+                               [{"file_id": f, "source": s, "start_s": a, "end_s": b}
+                                for f, s, a, b in new])
+        ids.update((tuple(key), id_) for id_, *key in rows)
+    totals.added += len(new)
+    return ids, existing
 
 
-def store_line(session: Session, line: AnnotationLine, new_files: list[int]) -> int:
-    """Writes one line's segment and annotations; returns the segment id."""
-    segment_id = _segment_id(session, _file_id(session, line.path, new_files), line)
-    _annotate(session, segment_id, "caption", line.caption, line.source)
-    tags = _annotate(session, segment_id, "tags", "; ".join(line.tags) or None, line.source)
-    if tags is not None:
-        session.execute(delete(SegmentTag).where(SegmentTag.annotation_id == tags.id))
-        raw_by_name = {normalise_tag(raw): raw for raw in line.tags}
-        ids = tag_ids(session, list(raw_by_name))
-        session.add_all(SegmentTag(annotation_id=tags.id, tag_id=ids[name],
-                                   segment_id=segment_id, raw=raw)
-                        for name, raw in raw_by_name.items())
-        session.flush()
-    return segment_id
+def _tag_ids(session: Session, names: Iterable[str], totals: _Totals) -> dict[str, int]:
+    """Ids of these normalised names, from the import's cache, the table, or new rows."""
+    cache = totals.tag_ids
+    wanted = sorted(set(names) - set(cache))
+    for chunk in chunks(wanted):
+        cache.update(session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(chunk))).all())
+    missing = [name for name in wanted if name not in cache]
+    if missing:
+        cache.update(session.execute(insert(Tag).returning(Tag.name, Tag.id),
+                                     [{"name": name} for name in missing]).all())
+    return cache
 
 
-def import_annotations(session: Session, path: Path, default_source: str) -> ImportReport:
-    """Imports every good line of `path`, committing in batches; bad lines are reported."""
-    bad: list[BadLine] = []
-    segment_ids: list[int] = []
-    new_files: list[int] = []
-    pending = 0
-    for item in read_lines(path, default_source):
+def _annotate(session: Session, keyed: dict[tuple, AnnotationLine], segment_ids: dict,
+              existing: set[tuple], totals: _Totals) -> None:
+    """Sets each segment's caption and tags under its source (no text: none), and its tags."""
+    source_of = {segment_ids[key]: line.source for key, line in keyed.items()}
+    old: dict[tuple[int, str], int] = {}  # (segment id, kind) -> annotation id
+    for chunk in chunks([segment_ids[key] for key in existing]):
+        for id_, segment_id, kind, source in session.execute(
+                select(Annotation.id, Annotation.segment_id, Annotation.kind, Annotation.source)
+                .where(Annotation.segment_id.in_(chunk), Annotation.kind.in_(KINDS))):
+            if source == source_of[segment_id]:
+                old[(segment_id, kind)] = id_
+    texts = {(segment_ids[key], kind): text for key, line in keyed.items()
+             for kind, text in (("caption", line.caption),
+                                ("tags", "; ".join(line.tags) or None))}
+    updated = [{"id": old[k], "text": t} for k, t in texts.items() if t is not None and k in old]
+    dropped = [old[k] for k, t in texts.items() if t is None and k in old]
+    old_tag_annotations = [old[k] for k in old if k[1] == "tags"]
+    for chunk in chunks(old_tag_annotations):
+        session.execute(delete(SegmentTag).where(SegmentTag.annotation_id.in_(chunk)))
+    for chunk in chunks(dropped):
+        session.execute(delete(Annotation).where(Annotation.id.in_(chunk)))
+    if updated:
+        session.execute(update(Annotation), updated)
+    new = [{"segment_id": s, "kind": kind, "text": t, "source": source_of[s], "imported": True}
+           for (s, kind), t in texts.items() if t is not None and (s, kind) not in old]
+    tag_annotation = {k: id_ for k, id_ in old.items() if k[1] == "tags"}
+    if new:
+        rows = session.execute(insert(Annotation).returning(
+            Annotation.id, Annotation.segment_id, Annotation.kind), new)
+        tag_annotation.update(((s, kind), id_) for id_, s, kind in rows if kind == "tags")
+    _tag(session, keyed, segment_ids, tag_annotation, totals)
+
+
+def _tag(session: Session, keyed: dict[tuple, AnnotationLine], segment_ids: dict,
+         tag_annotation: dict[tuple[int, str], int], totals: _Totals) -> None:
+    raw_by_segment = {segment_ids[key]: {name: raw for raw in line.tags
+                                         if (name := normalise_tag(raw))}
+                      for key, line in keyed.items() if line.tags}
+    ids = _tag_ids(session, (n for names in raw_by_segment.values() for n in names), totals)
+    rows = [{"annotation_id": tag_annotation[(s, "tags")], "tag_id": ids[name],
+             "segment_id": s, "raw": raw}
+            for s, names in raw_by_segment.items() for name, raw in names.items()]
+    if rows:
+        session.execute(insert(SegmentTag), rows)
+
+
+def _store_batch(session: Session, lines: list[AnnotationLine], allow_unknown: bool,
+                 totals: _Totals) -> None:
+    files = _files(session, lines, allow_unknown, totals)
+    keyed: dict[tuple, AnnotationLine] = {}
+    for line in _checked(lines, files, totals):
+        key = (files[line.path][0], line.source, line.start_s, line.end_s)
+        if key in keyed:  # the same span twice in a batch: the later line replaces it
+            totals.replaced += 1
+        keyed[key] = line
+    if not keyed:
+        return
+    segment_ids, existing = _segments(session, keyed, totals)
+    totals.replaced += len(existing)
+    _annotate(session, keyed, segment_ids, existing, totals)
+    totals.segment_ids.update(dict.fromkeys(segment_ids.values()))
+
+
+def import_annotations(session: Session, path: Path, default_source: str, *,
+                       allow_unknown: bool = False, file_format: str | None = None,
+                       media: bytes | None = None) -> ImportReport:
+    """Imports every good record of `path` (JSONL, CSV, or the cues of a VTT/SRT file of
+    `media`: annotation_lines.read_lines), committing each batch.
+
+    Raises annotation_lines.FileFormatError when the file as a whole cannot be read.
+    """
+    totals = _Totals()
+    batch: list[AnnotationLine] = []
+    for item in read_lines(path, default_source, file_format, media):
         if isinstance(item, BadLine):
-            bad.append(item)
+            totals.rejected.append(item)
             continue
-        segment_ids.append(store_line(session, item, new_files))
-        pending += 1
-        if pending >= COMMIT_EVERY:
+        batch.append(item)
+        if len(batch) >= BATCH_LINES:
+            _store_batch(session, batch, allow_unknown, totals)
             session.commit()
-            pending = 0
+            batch = []
+    if batch:
+        _store_batch(session, batch, allow_unknown, totals)
     session.commit()
-    return ImportReport(imported=len(segment_ids), new_files=len(new_files), bad=tuple(bad),
-                        segment_ids=tuple(dict.fromkeys(segment_ids)))
+    return ImportReport(added=totals.added, replaced=totals.replaced,
+                        new_files=totals.new_files,
+                        rejected=tuple(sorted(totals.rejected, key=lambda b: b.number)),
+                        segment_ids=tuple(totals.segment_ids))

@@ -144,14 +144,15 @@ LIGHT_EMBEDDER_MAX = 64
 def embed_pending(database: Database, settings: Settings, segment_ids: list[int] | None,
                   notify: Notify = _quiet) -> int:
     """Embeds and stores the texts of these segments (all when None) that lack a vector."""
-    from archivetag.index.embedder import load_embedder
+    from archivetag.index.embedder import load_embedder, spare_threads
 
     model = settings["index.embedder"]
 
     def load(count: int):
         if count > LIGHT_EMBEDDER_MAX:
             notify(f"embedding {count} segment texts with {model}")
-        return load_embedder(model, for_queries=count <= LIGHT_EMBEDDER_MAX)
+        return load_embedder(model, for_queries=count <= LIGHT_EMBEDDER_MAX,
+                             threads=spare_threads())
 
     with database.sessions() as session:
         count = vectors.embed_segments(session, model, load, segment_ids,

@@ -133,22 +133,47 @@ def embed_in_batches(tokenizer, texts: list[str], dim: int, pooling: str, encode
     return vectors
 
 
-class TorchEmbedder:
-    """Any transformers encoder; what ingest uses to embed captions in batches."""
+def spare_threads() -> int:
+    """CPU threads not busy now: the usable cores minus the 1-minute load average, at least 1.
 
-    def __init__(self, spec: EmbedderSpec, device: str = "cpu") -> None:
+    On a shared 2-core box at load 8, MiniLM embedded 68 texts/s with one torch thread and 24/s
+    with two (docs/performance.md, "Annotations import"): threads that find no free core spin
+    and wait on each other. A machine with idle cores still gets them all.
+    """
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) - round(os.getloadavg()[0]))
+
+
+class TorchEmbedder:
+    """Any transformers encoder; what ingest uses to embed captions in batches.
+
+    `threads`, when given, is how many torch threads `embed` uses (set for the call, then
+    restored, so a process's other torch work keeps its own setting).
+    """
+
+    def __init__(self, spec: EmbedderSpec, device: str = "cpu", threads: int | None = None) -> None:
         import torch
         from transformers import AutoModel
 
         self.spec = spec
         self.device = device
+        self.threads = threads
         self._torch = torch
         self._tokenizer = load_tokenizer(spec)
         self._model = AutoModel.from_pretrained(str(spec.path)).to(device).eval()
         self.dim = int(self._model.config.hidden_size)
 
     def embed(self, texts: list[str]):
-        return embed_in_batches(self._tokenizer, texts, self.dim, self.spec.pooling, self._encode)
+        torch = self._torch
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads or previous)
+        try:
+            return embed_in_batches(self._tokenizer, texts, self.dim, self.spec.pooling,
+                                    self._encode)
+        finally:
+            torch.set_num_threads(previous)
 
     def _encode(self, ids, mask):
         torch = self._torch
@@ -158,8 +183,10 @@ class TorchEmbedder:
         return hidden.last_hidden_state.float().cpu().numpy()
 
 
-def load_embedder(model: str, *, for_queries: bool = False) -> Embedder:
-    """The embedder for `model`; for queries, the torch-free one when the model allows it."""
+def load_embedder(model: str, *, for_queries: bool = False,
+                  threads: int | None = None) -> Embedder:
+    """The embedder for `model`; for queries, the torch-free one when the model allows it.
+    `threads`: torch threads for `embed` (TorchEmbedder), None for torch's own setting."""
     spec = resolve_embedder(model)
     if for_queries:
         from archivetag.index.numpy_bert import NumpyBertEmbedder, supports
@@ -167,6 +194,6 @@ def load_embedder(model: str, *, for_queries: bool = False) -> Embedder:
         if supports(spec):
             return NumpyBertEmbedder(spec)
     try:
-        return TorchEmbedder(spec)
+        return TorchEmbedder(spec, threads=threads)
     except (OSError, ValueError) as error:
         raise EmbedderError(f"index.embedder = {model!r} cannot be loaded: {error}") from None

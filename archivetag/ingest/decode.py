@@ -1,29 +1,54 @@
-"""Stream one audio stream out of ffmpeg as 16 kHz mono float32 blocks.
+"""Stream one audio stream out of ffmpeg as 16 kHz float32 blocks, every channel kept.
 
 ffmpeg writes raw samples to a pipe and we read fixed blocks, so memory stays flat
-however long the file. ``aresample=async=1:first_pts=0`` pads or trims by timestamps,
-so sample n sits at n/16000 s of playback as a player shows it (container start
-offset removed, encoder priming already skipped by ffmpeg's demuxers). A watchdog kills
-an ffmpeg that is hung or far too slow; stderr is drained on a thread so a chatty
-decoder can never fill its pipe and stall.
+however long the file. The samples are what plain ``ffmpeg -i F -ac 1 -ar 16000`` decodes,
+channels not yet mixed (``mix`` does that, so no channel is lost to an unknown layout):
+a change of sample rate or channel layout mid-stream rebuilds ffmpeg's filters and adds no
+audio, and ffmpeg itself mends timestamps that jump back in MPEG-TS and Ogg. In MPEG-TS a
+forward gap in the timestamps is kept as silence (``aresample`` with ``async``; see
+``MediaInfo.gaps_kept`` for why nowhere else). Silence before the stream's first sample (a
+stream that starts after the container) is added by the reader from the probe.
+
+Float sources (float WAV, W64, CAF, WavPack) go through two ffmpeg processes: the first
+decodes at the native rate, we replace NaN and Inf by silence and count them, the second
+resamples. Resampling first would smear each bad sample over dozens of its neighbours.
+
+A watchdog kills an ffmpeg that is hung or far too slow; stderr is drained on a thread so a
+chatty decoder can never fill its pipe and stall.
 """
 
 import collections
+import re
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import ffmpeg
 import numpy as np
 
 from archivetag.ingest.media_url import media_url
+from archivetag.ingest.probe import MediaInfo
 from archivetag.ingest.stderr import short_reason
 
 SAMPLE_RATE = 16_000
 BLOCK_SECONDS = 4
+# A timestamp gap shorter than this is left to the sample clock (aresample's min_hard_comp).
+MIN_GAP_S = 0.05
 _STDERR_LINES = 20
+_GLOBAL = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+verbose"]
+# "[mp3float @ 0x55..] [error] Header missing": the level ffmpeg gave a line.
+_LEVEL = re.compile(r"\[(panic|fatal|error|warning|info|verbose|debug)\] ")
+_ERROR_LEVELS = ("panic", "fatal", "error")
+# aresample says at every (re)configuration "... r:44100Hz -> ch:2 chl:stereo ... r:16000Hz".
+_CONFIGURED = re.compile(r" r:(\d+)Hz -> ch:(\d+) ")
+_SILENCE_ADDED = re.compile(r"adding (\d+) audio samples of silence")
+# Said of our raw output when the file's timestamps go back; the samples are all written.
+_OUR_MUXER = "non monotonically increasing dts to muxer"
+# Warnings in which demuxers say a file ends early, e.g. mp3 "filesize and duration do not
+# match", wav "Packet corrupt", mov "partial file".
+_CUT_SHORT = re.compile(r"corrupt|truncat|do not match|partial file|incomplete|end of file",
+                        re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -50,76 +75,186 @@ class DecodeEnd:
 
     returncode: int
     timed_out: bool
-    stderr: str  # short, readable tail; empty when ffmpeg said nothing
-    samples: int
+    stderr: str  # short tail of ffmpeg's errors and cut-short warnings; empty when none
+    samples: int  # per channel, at SAMPLE_RATE
+    gap_s: float  # silence added where the timestamps skip forward
+    non_finite: int  # NaN and Inf samples replaced by silence
 
 
-def decode_command(path: bytes | str, stream_index: int) -> list[str | bytes]:
-    """The ffmpeg command line that writes the chosen stream to stdout."""
-    return (
-        ffmpeg.input(media_url(path))
-        .output(
-            "pipe:1",
-            map=f"0:{stream_index}",
-            # Downmix before resampling: 8 channels at 96 kHz are 8x the work otherwise.
-            af=f"aformat=channel_layouts=mono,aresample={SAMPLE_RATE}:async=1:first_pts=0",
-            ac=1,
-            ar=SAMPLE_RATE,
-            acodec="pcm_f32le",
-            format="f32le",
-        )
-        .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
-        .compile()
-    )
+@dataclass(frozen=True)
+class DecodePlan:
+    """What the ffmpeg command lines depend on, from the probe (``of``) or guessed (``GUESS``).
+
+    ``stream`` is ffmpeg's map of the audio stream (``0:a:N``, N counting audio streams).
+    ``native`` is (sample rate, channels) for a float source, decoded in two steps.
+    """
+
+    stream: str
+    native: tuple[int, int] | None = None
+    gaps_kept: bool = False
+
+    @classmethod
+    def of(cls, media: MediaInfo) -> "DecodePlan":
+        native = (media.sample_rate, media.channels) if media.float_samples else None
+        return cls(f"0:a:{media.audio_index}", native, media.gaps_kept)
+
+
+# What most files need: the first audio stream in one step. Started while ffprobe runs,
+# so that the two process start-ups (~50 ms each here) overlap; see ``read``.
+GUESS = DecodePlan("0:a:0")
+
+
+def _resample(gaps_kept: bool) -> list[str]:
+    rate = f"aresample={SAMPLE_RATE}"
+    if gaps_kept:
+        rate += f":async=1:min_hard_comp={MIN_GAP_S}"
+    # Every channel is kept, unknown layouts 1:1; through a layout change ffmpeg keeps the
+    # first layout's columns (a 2.0 part of a 5.1 broadcast is upmixed into them).
+    return ["-af", rate, "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
+
+
+def decode_commands(path: bytes | str, plan: DecodePlan) -> list[list[str | bytes]]:
+    """The ffmpeg command lines, in pipe order, that write the chosen stream to stdout."""
+    source = ["ffmpeg", *_GLOBAL, "-i", media_url(path), "-map", plan.stream]
+    if plan.native is None:
+        return [[*source, *_resample(plan.gaps_kept)]]
+    rate, channels = plan.native
+    raw = ["-f", "f32le", "-ar", str(rate), "-ac", str(channels)]
+    return [[*source, "-c:a", "pcm_f32le", *raw[:2], "pipe:1"],
+            ["ffmpeg", *_GLOBAL, *raw, "-i", "pipe:0", *_resample(False)]]
+
+
+class _Log:
+    """What one ffmpeg process says on stderr: its errors (and warnings that the file ends
+    early), and the silence it added."""
+
+    def __init__(self):
+        self.errors: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        self.gap_s = 0.0
+        self.channels = 0  # of the output, from the first configuration; 0 if none came
+        self.configured = threading.Event()  # channels known, or ffmpeg said its last
+        self._rate = 0
+
+    def read(self, stream) -> None:
+        try:
+            self._read(stream)
+        finally:
+            self.configured.set()
+
+    def _read(self, stream) -> None:
+        for raw in stream:
+            line = raw.decode("utf-8", errors="replace")[:500]
+            level = _LEVEL.search(line)
+            if not level or _OUR_MUXER in line:
+                continue
+            kind = level.group(1)
+            if kind in _ERROR_LEVELS or (kind == "warning" and _CUT_SHORT.search(line)):
+                self.errors.append(line[: level.start()] + line[level.end() :])
+            elif config := _CONFIGURED.search(line):
+                self._rate = int(config.group(1))
+                if not self.channels:
+                    self.channels = int(config.group(2))
+                    self.configured.set()
+            elif (added := _SILENCE_ADDED.search(line)) and self._rate:
+                # swresample counts the silence in input samples
+                self.gap_s += int(added.group(1)) / self._rate
+
+
+def _replace_non_finite(data: bytes) -> tuple[bytes, int]:
+    samples = np.frombuffer(data, dtype="<f4")
+    bad = ~np.isfinite(samples)
+    count = int(np.count_nonzero(bad))
+    if not count:
+        return data, 0
+    samples = samples.copy()
+    samples[bad] = 0.0
+    return samples.tobytes(), count
 
 
 class PcmStream:
-    """Context manager over one ffmpeg process; iterate for float32 blocks, then read ``end``.
+    """Context manager over the ffmpeg processes of one decode; iterate for float32 blocks
+    of shape (samples, channels) at SAMPLE_RATE, then read ``end``.
 
     The watchdog counts only time spent waiting for ffmpeg, not time the consumer takes
     between blocks, so a slow consumer (backpressure) is never mistaken for a hung
     decoder. Leaving the ``with`` block early kills ffmpeg: no process is left behind.
+    Raises ``OSError`` when ffmpeg cannot be started.
     """
 
-    def __init__(self, path: bytes | str, stream_index: int, timeout_s: float):
+    def __init__(self, path: bytes | str, plan: DecodePlan, timeout_s: float):
         self.end: DecodeEnd | None = None
-        self._timeout_s = timeout_s
+        self.plan = plan
+        self.timeout_s = timeout_s  # may be set later, e.g. once the duration is known
         self._waited_s = 0.0  # time already spent blocked on ffmpeg's output
         self._waiting_since: float | None = None
         self._clock = threading.Lock()  # keeps the two fields above consistent
         self._finished = threading.Event()
         self._timed_out = False
-        self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
-        self._proc = subprocess.Popen(
-            decode_command(path, stream_index),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
-        self._drain.start()
+        self._non_finite = 0
+        self._procs: list[subprocess.Popen] = []
+        self._logs: list[_Log] = []
+        self._threads: list[threading.Thread] = []
+        try:
+            for command in decode_commands(path, plan):
+                feeding = bool(self._procs)
+                self._procs.append(subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                    stdin=subprocess.PIPE if feeding else subprocess.DEVNULL))
+        except OSError:
+            self._kill()
+            raise
+        for proc in self._procs:
+            log = _Log()
+            self._logs.append(log)
+            self._start(log.read, proc.stderr)
+        if len(self._procs) == 2:
+            self._start(self._feed)
         self._watchdog = threading.Thread(target=self._watch, daemon=True)
         self._watchdog.start()
 
-    def _read_stderr(self) -> None:
-        for raw in self._proc.stderr:
-            self._stderr.append(raw.decode("utf-8", errors="replace")[:500])
+    def _start(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _feed(self) -> None:
+        """Native-rate samples from the decoder, cleaned, into the resampler."""
+        decoder, resampler = self._procs
+        chunk = 1 << 18
+        try:
+            while data := decoder.stdout.read(chunk):
+                data, count = _replace_non_finite(data[: len(data) - len(data) % 4])
+                self._non_finite += count
+                resampler.stdin.write(data)
+        except (OSError, ValueError):
+            pass  # the resampler or the consumer is gone; close() ends the rest
+        finally:
+            try:
+                resampler.stdin.close()
+            except OSError:
+                pass
+
+    def _kill(self) -> None:
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.kill()
 
     def _watch(self) -> None:
-        poll_s = min(0.25, self._timeout_s / 4)
+        poll_s = min(0.25, self.timeout_s / 4)
         while not self._finished.wait(poll_s):
             with self._clock:
                 since, waited_s = self._waiting_since, self._waited_s
-            if since is not None and waited_s + time.monotonic() - since > self._timeout_s:
+            if since is not None and waited_s + time.monotonic() - since > self.timeout_s:
                 self._timed_out = True
-                self._proc.kill()
+                self._kill()
                 return
 
-    def _read(self, size: int) -> bytes:
+    def _waiting(self, wait, *args):
+        """``wait(*args)`` on ffmpeg, counted by the watchdog."""
         with self._clock:
             self._waiting_since = time.monotonic()
         try:
-            return self._proc.stdout.read(size)
+            return wait(*args)
         finally:
             with self._clock:
                 self._waited_s += time.monotonic() - self._waiting_since
@@ -133,26 +268,40 @@ class PcmStream:
 
     def close(self) -> None:
         self._finished.set()
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self._proc.stdout.close()
-        self._proc.wait()
-        self._drain.join()
+        self._kill()
+        for proc in self._procs:
+            proc.stdout.close()
+            proc.wait()
+        self._join()
+        for proc in self._procs:
+            proc.stderr.close()
+
+    def _join(self) -> None:
+        for thread in self._threads:
+            thread.join()
         self._watchdog.join()
-        self._proc.stderr.close()
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        block_bytes = BLOCK_SECONDS * SAMPLE_RATE * 4
-        samples = 0
-        while data := self._read(block_bytes):
-            usable = len(data) - len(data) % 4
-            block = np.frombuffer(data[:usable], dtype="<f4")
+        output = self._logs[-1]
+        self._waiting(output.configured.wait)  # ffmpeg says its channels before any sample
+        channels, samples = output.channels, 0
+        read, block_bytes = self._procs[-1].stdout.read, BLOCK_SECONDS * SAMPLE_RATE * 4 * channels
+        while channels and (data := self._waiting(read, block_bytes)):
+            usable = len(data) - len(data) % (4 * channels)
+            block = np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels)
             samples += len(block)
             yield block
         with self._clock:  # ffmpeg may still hang on its way out
             self._waiting_since = time.monotonic()
-        returncode = self._proc.wait()
+        returncodes = [proc.wait() for proc in self._procs]
         self._finished.set()
-        self._watchdog.join()
-        self._drain.join()
-        self.end = DecodeEnd(returncode, self._timed_out, short_reason(self._stderr), samples)
+        self._join()
+        errors = [line for log in self._logs for line in log.errors]
+        self.end = DecodeEnd(
+            returncode=next((code for code in returncodes if code), 0),
+            timed_out=self._timed_out,
+            stderr=short_reason(errors),
+            samples=samples,
+            gap_s=sum(log.gap_s for log in self._logs),
+            non_finite=self._non_finite,
+        )

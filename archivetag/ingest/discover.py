@@ -10,9 +10,10 @@ import errno
 import os
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from archivetag.config import defaults
 from archivetag.ingest.fingerprint import (
     ChangedWhileReading,
     NotRegularFile,
@@ -22,21 +23,16 @@ from archivetag.ingest.fingerprint import (
 from archivetag.ingest.globs import GlobSet
 from archivetag.ingest.names import display_path
 
-MEDIA_EXTENSIONS: tuple[str, ...] = (
-    # audio
-    "aac", "ac3", "aif", "aifc", "aiff", "amr", "ape", "au", "caf", "dts", "eac3",
-    "flac", "m4a", "m4b", "mka", "mp2", "mp3", "mpa", "mpc", "oga", "ogg", "opus",
-    "ra", "snd", "spx", "tta", "voc", "w64", "wav", "wave", "wma", "wv",
-    # video
-    "3g2", "3gp", "asf", "avi", "dv", "f4v", "flv", "m2ts", "m4v", "mkv", "mov",
-    "mp4", "mpeg", "mpg", "mts", "mxf", "ogv", "rm", "rmvb", "ts", "vob", "webm", "wmv",
-)  # fmt: skip
-
 # Folders that NAS boxes and operating systems fill with thumbnails, trash and metadata.
 SYSTEM_FOLDERS = frozenset(
     {b"@eaDir", b"#recycle", b"#snapshot", b"$RECYCLE.BIN", b"RECYCLER",
      b"System Volume Information", b"lost+found", b"__MACOSX"}
 )  # fmt: skip
+
+
+def media_extensions() -> tuple[str, ...]:
+    """The default ``scan.extensions``: the one list, kept in default.toml."""
+    return tuple(defaults()["scan.extensions"])
 
 
 @dataclass(frozen=True)
@@ -45,7 +41,8 @@ class DiscoveryOptions:
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    extensions: tuple[str, ...] = MEDIA_EXTENSIONS  # empty: let ffprobe judge every file
+    # Names worth probing; empty: let ffprobe judge every file. Default: `scan.extensions`.
+    extensions: tuple[str, ...] = field(default_factory=lambda: media_extensions())
     include_hidden: bool = False  # dot-files and the system folders above
     follow_symlinks: bool = True
 
@@ -101,18 +98,20 @@ class _Walker:
             os.fsencode("." + e.lower().lstrip(".")) for e in options.extensions
         )
         self.visited: set[tuple[int, int]] = set()
+        self.left_out: collections.Counter[str] = collections.Counter()
 
     def _hidden(self, name: bytes) -> bool:
         return not self.options.include_hidden and (
             name.startswith(b".") or name in SYSTEM_FOLDERS
         )
 
-    def _wanted_file(self, rel: bytes) -> bool:
-        if self.exclude.match(rel) or (self.include and not self.include.match(rel)):
-            return False
-        if not self.extensions:
-            return True
-        return os.path.splitext(rel)[1].lower() in self.extensions
+    def _selected(self, rel: bytes) -> bool:
+        return not self.exclude.match(rel) and (not self.include or self.include.match(rel))
+
+    def _media_name(self, rel: bytes) -> bool:
+        """Whether the extension is worth probing; counts the regular files it leaves out."""
+        extension = os.path.splitext(rel)[1].lower()
+        return not self.extensions or extension in self.extensions
 
     def file(self, path: bytes) -> Candidate | Problem:
         try:
@@ -211,7 +210,11 @@ class _Walker:
             if link and _points_above(path):
                 return Problem(path, "skipped", "symlink loop")
             return "link" if link else "folder"
-        if not self._wanted_file(rel):
+        if not self._selected(rel):
+            return None
+        if not self._media_name(rel):
+            if stat.S_ISREG(st.st_mode):
+                self.left_out[display_path(os.path.splitext(rel)[1].lower())] += 1
             return None
         if not stat.S_ISREG(st.st_mode):
             return Problem(path, "skipped", f"not a regular file ({file_kind(st.st_mode)})")
@@ -225,14 +228,35 @@ def _points_above(link: bytes) -> bool:
     return here == target or here.startswith(target.rstrip(b"/") + b"/")
 
 
+class Discovery:
+    """The walk: an iterator of ``Candidate`` and ``Problem`` items.
+
+    ``left_out`` counts, by extension (".jpg"; "" for none), the regular files that the
+    include and exclude globs take but ``DiscoveryOptions.extensions`` leaves unprobed,
+    as far as the walk has come: read it when the iterator is exhausted.
+    """
+
+    def __init__(self, roots: Iterable[bytes | str | os.PathLike], options: DiscoveryOptions):
+        self._walker = _Walker(options)
+        self._items = (item for root in roots for item in self._walker.root(os.fsencode(root)))
+
+    def __iter__(self) -> "Discovery":
+        return self
+
+    def __next__(self) -> Candidate | Problem:
+        return next(self._items)
+
+    @property
+    def left_out(self) -> collections.Counter[str]:
+        return self._walker.left_out
+
+
 def discover(
-    roots: Iterable[bytes | str | os.PathLike], options: DiscoveryOptions = DiscoveryOptions()
-) -> Iterator[Candidate | Problem]:
-    """Yield a ``Candidate`` or a ``Problem`` for every media-looking file under ``roots``.
+    roots: Iterable[bytes | str | os.PathLike], options: DiscoveryOptions | None = None
+) -> Discovery:
+    """Walk ``roots`` for a ``Candidate`` or a ``Problem`` per media-looking file.
 
     Symlinks are followed; a folder is entered once however many links lead to it, and
     a link back up the tree is reported as a loop instead of being walked forever.
     """
-    walker = _Walker(options)
-    for root in roots:
-        yield from walker.root(os.fsencode(root))
+    return Discovery(roots, options or DiscoveryOptions())

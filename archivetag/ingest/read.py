@@ -1,4 +1,4 @@
-"""One file end to end: check it is still what the scan saw, probe, decode, segment.
+"""One file end to end: check it is still what the scan saw, probe, decode, mix, segment.
 
 ``read_file`` yields the file's segments as they are decoded and then exactly one
 ``Outcome``; it never raises for anything a file can do. Segments yielded before a
@@ -10,14 +10,28 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from archivetag.ingest.decode import SAMPLE_RATE, DecodeEnd, DecodeOptions, PcmStream
+import numpy as np
+
+from archivetag.ingest.decode import (
+    GUESS,
+    MIN_GAP_S,
+    SAMPLE_RATE,
+    DecodeEnd,
+    DecodeOptions,
+    DecodePlan,
+    PcmStream,
+)
 from archivetag.ingest.discover import Candidate
 from archivetag.ingest.fingerprint import file_kind
+from archivetag.ingest.mix import Downmix
 from archivetag.ingest.outcome import Outcome
-from archivetag.ingest.probe import PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict, StreamChoice, probe
+from archivetag.ingest.stderr import in_words
+from archivetag.ingest.probe import (PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict, StreamChoice, probe,
+                                     unreadable)
 from archivetag.ingest.segment import Segment, SegmentSettings, segments
+from archivetag.ingest.wav_header import wav_data_bytes
 
-# Decoded audio this much shorter than the container says means a truncated file.
+# Decoded audio this much shorter than a header says may mean a truncated file.
 _SHORT_ABS_S = 0.5
 _SHORT_REL = 0.01
 
@@ -51,7 +65,7 @@ def _precheck(candidate: Candidate) -> Outcome | None:
     if _changed(candidate, st):
         return Outcome("failed", "changed since the scan (still being written?)")
     if st.st_size == 0:
-        return Outcome("skipped", "empty file")
+        return Outcome("failed", unreadable(candidate.path, "0 bytes: an empty file").reason)
     return None
 
 
@@ -59,15 +73,27 @@ def _changed(candidate: Candidate, st: os.stat_result) -> bool:
     return (st.st_size, st.st_mtime_ns) != (candidate.size, candidate.mtime_ns)
 
 
-def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: float) -> Outcome:
-    """Judge a finished decode: failed, partial (done with a warning) or done."""
-    decoded = end.samples / SAMPLE_RATE
-    said = f": {end.stderr}" if end.stderr else f" (ffmpeg exit status {end.returncode})"
+def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: float,
+            decoded: float, mended: list[str]) -> Outcome:
+    """Judge a finished decode: failed, skipped (empty), or done, partial or not.
+
+    Partial needs two pieces of evidence: decoded audio short of a length that a header
+    states (not one guessed from the bitrate or a timestamp span), and ffmpeg saying the
+    file ends early or a WAV header promising more data than the file holds.
+    """
+    said = f": {in_words(end.stderr)}" if end.stderr else f" (ffmpeg exit status {end.returncode})"
+    troubled = bool(end.returncode or end.stderr)
     if end.timed_out:
         reason = f"ffmpeg stopped after {timeout_s:.0f} s, hung or too slow{said}"
         return Outcome("failed", reason, media=media, decoded_s=decoded)
+    promised = _wav_promise_s(candidate, media)
     if end.samples == 0:
-        return Outcome("failed", f"no decodable audio{said}", media=media)
+        if troubled:
+            return Outcome("failed", f"no decodable audio{said}", media=media)
+        if promised:
+            reason = f"the header promises {promised:.1f} s of audio that is not in the file"
+            return Outcome("failed", reason, media=media)
+        return Outcome("skipped", "audio stream is empty", media=media)
     try:
         if _changed(candidate, os.stat(candidate.path)):
             reason = "changed while being read (still being written?)"
@@ -76,15 +102,101 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
         return Outcome("missing", "vanished while being read", media=media, decoded_s=decoded)
     except OSError:
         pass  # what was read is complete; a later scan will see any change
-    expected = media.duration
-    short = expected and decoded < expected - max(_SHORT_ABS_S, _SHORT_REL * expected)
-    if short and not media.duration_estimated:
-        said = f": {end.stderr}" if end.stderr else ""
-        warning = f"partial: decoded {decoded:.1f} of {expected:.1f} s{said}"
-        return Outcome("done", warning=warning, media=media, decoded_s=decoded)
-    if end.returncode != 0 or end.stderr:
-        return Outcome("done", warning=f"decoded with errors{said}", media=media, decoded_s=decoded)
-    return Outcome("done", media=media, decoded_s=decoded)
+    claimed = promised or (None if media.duration_estimated else media.duration)
+    short = claimed and decoded < claimed - max(_SHORT_ABS_S, _SHORT_REL * claimed)
+    if short and (troubled or promised):
+        said = f": {in_words(end.stderr)}" if end.stderr else ""
+        warning = f"partial: decoded {decoded:.1f} of {claimed:.1f} s{said}"
+        return Outcome("done", media=media, decoded_s=decoded, partial=True,
+                       warnings=(warning, *mended))
+    if troubled:
+        mended = [f"decoded with errors{said}", *mended]
+    return Outcome("done", media=media, decoded_s=decoded, warnings=tuple(mended))
+
+
+def _wav_promise_s(candidate: Candidate, media: MediaInfo) -> float | None:
+    """Seconds a PCM WAV's data chunk header promises, when ffmpeg found fewer bytes.
+
+    ffmpeg then guesses the length from the file size, or states none when no data is
+    left; the header is the only statement of what should be there.
+    """
+    found_short = media.duration_estimated or media.duration is None
+    if not (found_short and media.codec.startswith("pcm_") and media.bit_rate):
+        return None
+    try:
+        promised = wav_data_bytes(candidate.path)
+    except OSError:
+        return None
+    return promised * 8 / media.bit_rate if promised else None
+
+
+def _mended(end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:
+    """One line for each thing mended without losing audio."""
+    lines = []
+    replaced = end.non_finite + guarded
+    if replaced:
+        lines.append(f"{replaced} non-finite samples (NaN or Inf) replaced by silence")
+    if end.gap_s >= MIN_GAP_S:
+        lines.append(f"timeline rebuilt: the timestamps run {end.gap_s:.2f} s ahead of the "
+                     f"samples; the gaps are kept as silence")
+    if cancelled := downmix.warning():
+        lines.append(cancelled)
+    return lines
+
+
+class _Guard:
+    """Replaces and counts non-finite samples that reach the mono mix (belt and braces)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, mono: np.ndarray) -> np.ndarray:
+        bad = ~np.isfinite(mono)
+        if bad.any():
+            mono = np.where(bad, np.float32(0.0), mono)
+            self.count += int(np.count_nonzero(bad))
+        return mono
+
+
+def _timeline(stream: PcmStream, lead_s: float, downmix: Downmix,
+              guard: _Guard) -> Iterator[np.ndarray]:
+    """Mono blocks on the playback timeline: silence up to the stream start, then the mix."""
+    lead = np.zeros(round(lead_s * SAMPLE_RATE), np.float32)
+    for block in stream:
+        if lead.size:
+            yield lead
+            lead = lead[:0]
+        yield guard(downmix(block))
+
+
+def _start(
+    candidate: Candidate, options: ReadOptions
+) -> tuple[PcmStream, MediaInfo, float] | Outcome:
+    """Probe, and have ffmpeg decoding: (stream, media, timeout) or why not.
+
+    ffmpeg starts on the likely plan (``decode.GUESS``) while ffprobe runs, so that the two
+    start-ups overlap; a wrong guess is replaced before a sample is read.
+    """
+    try:
+        stream = PcmStream(candidate.path, GUESS, options.decode.timeout_for(None))
+    except OSError as error:
+        return Outcome("failed", f"cannot run ffmpeg: {error.strerror}")
+    try:
+        media = probe(candidate.path, options.stream, options.probe_timeout_s)
+        if isinstance(media, ProbeVerdict):
+            stream.close()
+            return Outcome(media.status, media.reason)
+        stream.timeout_s = timeout_s = options.decode.timeout_for(media.duration)
+        plan = DecodePlan.of(media)
+        if plan != GUESS:
+            stream.close()
+            stream = PcmStream(candidate.path, plan, timeout_s)
+    except OSError as error:
+        return Outcome("failed", f"cannot run ffmpeg: {error.strerror}", media=media)
+    except BaseException:
+        stream.close()
+        raise
+    return stream, media, timeout_s
 
 
 def read_file(
@@ -95,16 +207,15 @@ def read_file(
     if refused:
         yield refused
         return
-    media = probe(candidate.path, options.stream, options.probe_timeout_s)
-    if isinstance(media, ProbeVerdict):
-        yield Outcome(media.status, media.reason)
+    started = _start(candidate, options)
+    if isinstance(started, Outcome):
+        yield started
         return
-    timeout_s = options.decode.timeout_for(media.duration)
-    try:
-        stream = PcmStream(candidate.path, media.stream_index, timeout_s)
-    except OSError as error:
-        yield Outcome("failed", f"cannot run ffmpeg: {error.strerror}", media=media)
-        return
+    stream, media, timeout_s = started
+    downmix, guard = Downmix(options.segments.silence_threshold_dbfs), _Guard()
     with stream:
-        yield from segments(stream, options.segments)
-    yield _ending(candidate, media, stream.end, timeout_s)
+        yield from segments(_timeline(stream, media.stream_offset, downmix, guard),
+                            options.segments)
+    end = stream.end
+    decoded = end.samples / SAMPLE_RATE + (media.stream_offset if end.samples else 0.0)
+    yield _ending(candidate, media, end, timeout_s, decoded, _mended(end, guard.count, downmix))

@@ -17,7 +17,7 @@ from archivetag.ingest.decode import SAMPLE_RATE
 
 FLOOR_DBFS = -120.0  # reported for digital silence instead of -inf
 # Bump when decoding or cutting changes in a way that changes stored segments.
-SEGMENTER_VERSION = 1
+SEGMENTER_VERSION = 2  # 2: every channel mixed, timeline kept across format changes (issue 11)
 
 
 @dataclass(frozen=True)

@@ -17,3 +17,30 @@ def short_reason(lines: Iterable[str], limit: int = REASON_LIMIT) -> str:
             seen.append(text)
     joined = "; ".join(seen)
     return joined if len(joined) <= limit else "…" + joined[-(limit - 1) :]
+
+
+# ffmpeg's words for the faults archives hold, and what they mean to a person. The first
+# that matches explains the reason; ffmpeg's own words stay beside it, for whoever digs.
+_MEANINGS = (
+    ("partial file", "it was cut short"),
+    ("moov atom not found", "its index (the MP4 'moov' box) is missing: the file was cut "
+                            "short or never finished writing"),
+    ("Invalid data found when processing input", "its data is not what its format says"),
+    ("decode_frame() failed", "some of its audio frames are damaged"),
+    ("Error while decoding stream", "some of its audio frames are damaged"),
+    ("Header missing", "some of its frames have no header (damaged, or two files joined)"),
+    ("End of file", "it ends before the data its header announces"),
+    ("truncated", "it was cut short"),
+    ("Packet corrupt", "some of its packets are damaged"),
+)
+
+
+def in_words(raw: str) -> str:
+    """`raw` (ffmpeg's chatter, as `short_reason` gives it) as a sentence a person reads,
+    with ffmpeg's own words kept in parentheses; unchanged when no meaning is known."""
+    for phrase, meaning in _MEANINGS:
+        if phrase.lower() in raw.lower():
+            room = REASON_LIMIT - len(meaning) - len(" (ffmpeg: )")
+            kept = raw if len(raw) <= room else "…" + raw[-(room - 1):]
+            return f"{meaning} (ffmpeg: {kept})"
+    return raw

@@ -145,8 +145,8 @@ class IngestRun:
             provenance_key=build.key_of(key_values) if key_values else None,
             retry_failed=request.retry_failed,
             max_attempts=settings["ingest.max_attempts"], reprocess=request.reprocess))
-        items = self.planner.plan(guard.watch(discover(request.paths,
-                                                       build.discovery_options(settings))))
+        self.walk = discover(request.paths, build.discovery_options(settings))
+        items = self.planner.plan(guard.watch(self.walk))
         if request.dry_run:
             return self._dry_run(items)
         self.writer = CatalogueWriter.begin(session, key_values, build.model_source(key_values),
@@ -310,7 +310,7 @@ class IngestRun:
             self.counts.learn_rate(result.candidate.size, outcome.decoded_s)
         else:
             self.planner.seen_ids.add(self.writer.record_outcome(path, outcome, result.candidate))
-        self._count_outcome(path, outcome.status, outcome.reason or outcome.warning)
+        self._count_outcome(path, outcome.status, outcome.reason or outcome.partial_reason)
         self._update_index(force=False)
 
     def _count_outcome(self, path: bytes, status: str, reason: str | None) -> None:
@@ -366,18 +366,30 @@ class IngestRun:
         return ids
 
     def _dry_run(self, items: Iterator[PlanItem]) -> IngestSummary:
-        files = []
+        """The plan, and the audio to tag as ffprobe reads it (one probe per file to tag, a
+        few at once: probes wait on ffprobe's start and the disk, not on a core)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from archivetag.ingest.probe import MediaInfo, probe
+
+        options = build.read_options(self.settings)
+        files, to_probe = [], []
         for item in items:
             self.counts.plan[item.category] += 1
-            if item.candidate is not None:
-                self.counts.bytes_to_tag += item.candidate.size if item.needs_model else 0
             path = item.candidate.path if item.candidate else item.problem.path
             files.append({"path": display_path(path), "plan": item.category.value})
+            if item.needs_model:
+                to_probe.append(path)
+        with ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 1)) as pool:
+            probed = list(pool.map(lambda path: probe(path, options.stream,
+                                                      options.probe_timeout_s), to_probe))
+        seconds = sum(media.duration or 0.0 for media in probed if isinstance(media, MediaInfo))
         report = summary_report(
             EXIT_OK, None, dry_run=True,
             plan={_key(category.value): count for category, count in self.counts.plan.items()},
-            audio_hours_to_tag_estimate=round(self.counts.hours_to_tag_estimate(), 3),
-            planned_files=files)
+            audio_hours_to_tag=round(seconds / 3600, 3),
+            unreadable_to_tag=sum(not isinstance(media, MediaInfo) for media in probed),
+            planned_files=files, left_out=dict(self.walk.left_out))
         return IngestSummary(EXIT_OK, report)
 
     def _summarise(self, stopped: str | None, refusal: str | None) -> IngestSummary:
@@ -416,6 +428,7 @@ class IngestRun:
             segments_per_second_per_replica=(
                 round(counts.segments / wall / replicas, 3) if replicas else None),
             problems=[asdict(problem) for problem in problems],
+            left_out=dict(self.walk.left_out),
         )
         status = {"interrupted": "interrupted", "time limit": "done"}.get(stopped or "", "done")
         self.writer.finish("failed" if refusal else status, report)

@@ -44,12 +44,6 @@ from archivetag.storage.schema import (
 SCAN = "scan"  # the source of segments that ingest cuts
 
 
-def _media_type(outcome: Outcome) -> str | None:
-    container = outcome.media.container if outcome.media else ""
-    video = ("mp4", "mov", "matroska", "avi", "mpeg", "mpegts", "flv", "asf", "mxf", "webm")
-    return None if not container else ("video" if any(v in container for v in video) else "audio")
-
-
 def provenance_row(session: Session, key_values: dict) -> Provenance:
     """The provenance row of these stale-key values (README, "Ingest"), created if new."""
     key = hashlib.sha256(json.dumps(key_values, sort_keys=True).encode()).hexdigest()
@@ -117,16 +111,16 @@ class CatalogueWriter:
         row.missing_since = None  # described from what the walk found: it is there
         media = outcome.media if outcome else None
         if media is not None:
-            row.duration = media.duration
+            row.duration, row.claimed_duration = outcome.duration, media.duration
             row.container = media.container
-            row.media_type = _media_type(outcome)
+            row.media_type = media.media_type
             row.streams = {"codec": media.codec, "sample_rate": media.sample_rate,
                            "channels": media.channels, "stream_index": media.stream_index,
                            "language": media.language, "audio_streams": media.audio_streams,
                            "start_time": media.start_time}
 
     def _fail(self, row: MediaFile, status: str, reason: str | None) -> None:
-        row.status, row.reason, row.warning = status, reason, None
+        row.status, row.reason, row.partial, row.warnings = status, reason, False, None
         if status == "failed":
             row.attempts = (row.attempts or 0) + 1
             row.failed_in_run_id = self.run_id
@@ -170,8 +164,9 @@ class CatalogueWriter:
     def _store(self, result: FileResult) -> int:
         row = self._row(result.candidate.path)
         self._describe(row, result.candidate, result.outcome)
-        row.status, row.reason, row.warning = "done", None, result.outcome.warning
-        row.failed_in_run_id = self.run_id if result.outcome.warning else None  # partly read
+        row.status, row.reason = "done", None
+        row.partial, row.warnings = result.outcome.partial, list(result.outcome.warnings)
+        row.failed_in_run_id = self.run_id if result.outcome.partial else None  # reported once
         row.content_hash = result.content_hash
         row.provenance_id = self.provenance.id if self.provenance else None
         row.processed_at = utcnow()
@@ -239,8 +234,8 @@ class CatalogueWriter:
         """A duplicate of a done file: its scan results copied, no model work."""
         source = self.session.get(MediaFile, source_id)
         row = self._row(candidate.path)
-        for name in ("duration", "container", "media_type", "streams", "content_hash",
-                     "provenance_id", "warning"):
+        for name in ("duration", "claimed_duration", "container", "media_type", "streams",
+                     "content_hash", "provenance_id", "partial", "warnings"):
             setattr(row, name, getattr(source, name))
         self._describe(row, candidate, None)
         row.status, row.reason, row.processed_at = "done", None, utcnow()

@@ -55,7 +55,8 @@ async def status_page(request: Request) -> Response:
 
 async def export_file(request: Request) -> Response:
     """The file's annotations as WebVTT or SRT (`export --format vtt|srt` for one file)."""
-    from archivetag.index import annotation_export as ex
+    from archivetag.index.annotation_export import file_records
+    from archivetag.index.sidecars import document as sidecar
 
     kind, file_id = request.path_params["kind"], request.path_params["file_id"]
     if kind not in ("vtt", "srt"):
@@ -63,11 +64,11 @@ async def export_file(request: Request) -> Response:
 
     def document() -> tuple[str, str] | None:
         with request.app.state.catalogue.database.sessions() as session:
-            found = ex.file_records(session, file_id)
+            found = file_records(session, file_id)
         if found is None:
             return None
         name, records = found
-        return name, (ex.vtt_document if kind == "vtt" else ex.srt_document)(records)
+        return name, sidecar(records, kind)
 
     made = await run_in_threadpool(document)
     if made is None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from archivetag.errors import UserError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 """The newest migration: a database at it opens without loading Alembic (a search must start
 fast). tests/test_storage.py checks that this is Alembic's head."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -99,8 +99,9 @@ def _scripts():
     return ScriptDirectory(str(MIGRATIONS))
 
 
-def _recorded_version(engine: Engine) -> str | None:
-    """The schema version the database records, read with plain SQL."""
+def recorded_version(engine: Engine) -> str | None:
+    """The schema version the database records, read with plain SQL (no Alembic: a read
+    command must start fast)."""
     with engine.connect() as connection:
         if not inspect(connection).has_table("alembic_version"):
             return None
@@ -197,7 +198,7 @@ def open_database(url: str, create: bool = True) -> Database:
         raise _absent(url)
     engine = make_engine(url)
     try:
-        if _recorded_version(engine) == SCHEMA_HEAD:
+        if recorded_version(engine) == SCHEMA_HEAD:
             return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
         state = schema_state(engine)
         if state.current is None and not create:

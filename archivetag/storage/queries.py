@@ -107,12 +107,18 @@ def unreported_problems(session: Session, run: Run) -> list[Problem]:
     reported = next((run_id for run_id, summary in earlier
                      if summary and "exit_code" in summary), 0)
     rows = session.execute(
-        select(MediaFile.display_path, MediaFile.status, MediaFile.reason, MediaFile.warning)
+        select(MediaFile.display_path, MediaFile.status, MediaFile.reason, MediaFile.warnings)
         .where(MediaFile.failed_in_run_id > reported, MediaFile.failed_in_run_id <= run.id,
-               MediaFile.status.in_(("failed", "done")))
+               (MediaFile.status == "failed") | ((MediaFile.status == "done") & MediaFile.partial))
         .order_by(MediaFile.display_path))
     return [Problem(path, "failed", reason or "") if status == "failed"
-            else Problem(path, "partial", warning or "") for path, status, reason, warning in rows]
+            else Problem(path, "partial", _partial_line(warnings))
+            for path, status, reason, warnings in rows]
+
+
+def _partial_line(warnings: list | None) -> str:
+    """The partial read's own line: stored first among a file's warnings (ingest/outcome.py)."""
+    return warnings[0] if warnings else "only part of the file could be read"
 
 
 def finish_run(session: Session, run: Run, status: str, summary: dict) -> None:
@@ -195,12 +201,12 @@ def segment_tags(session: Session, segment_ids: list[int]) -> dict[int, list[str
 def files_needing_attention(session: Session) -> Iterator[tuple[MediaFile, str, str | None]]:
     """(file, status, reason) of the files that failed, were only partly read ("partial")
     or were skipped, by path, streamed (an archive may have millions)."""
-    partial = (MediaFile.status == "done") & MediaFile.warning.is_not(None)
+    partial = (MediaFile.status == "done") & MediaFile.partial
     query = (select(MediaFile).where(MediaFile.status.in_(("failed", "skipped")) | partial)
              .order_by(MediaFile.path).execution_options(yield_per=1000))
     for row in session.scalars(query):
         if row.status == "done":
-            yield row, "partial", row.warning
+            yield row, "partial", _partial_line(row.warnings)
         else:
             yield row, row.status, row.reason
 

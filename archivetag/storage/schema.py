@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -126,13 +127,15 @@ class MediaFile(Base):
     mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     content_hash: Mapped[str | None] = mapped_column(String(64))
-    duration: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[float | None] = mapped_column(Float)  # seconds decoded (see Outcome)
+    claimed_duration: Mapped[float | None] = mapped_column(Float)  # what the container says
     container: Mapped[str | None] = mapped_column(Text)
     media_type: Mapped[str | None] = mapped_column(String(8))  # audio | video
     streams: Mapped[dict | None] = mapped_column(JSON)  # codec, rate, channels, stream index…
     status: Mapped[str] = mapped_column(String(16), default="pending")
     reason: Mapped[str | None] = mapped_column(CleanText)
-    warning: Mapped[str | None] = mapped_column(CleanText)
+    partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    warnings: Mapped[list | None] = mapped_column(JSON)  # one line each; partial read first
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failed_in_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     provenance_id: Mapped[int | None] = mapped_column(ForeignKey("provenances.id"))

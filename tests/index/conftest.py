@@ -38,7 +38,7 @@ class Catalogue:
         path = self.data_dir / f"lines-{len(list(self.data_dir.glob('lines-*')))}.jsonl"
         path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
         with self.database.sessions() as session:
-            report = import_annotations(session, path, source)
+            report = import_annotations(session, path, source, allow_unknown=True)
         update_index(self.database, self.settings, list(report.segment_ids))
         return report
 

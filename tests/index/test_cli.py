@@ -21,8 +21,8 @@ def test_import_then_search_in_every_form(cli, tmp_path: Path, lines) -> None:
     extra = {"path": os.fsdecode(ODD_PATH), "start": 125, "end": 130,
              "caption": "A dog growls", "tags": ["Dog"]}
     file = write_lines(tmp_path, [*lines, extra])
-    imported = cli("annotations", "import", str(file))
-    assert imported.exit_code == 0 and "imported 6 annotation lines (4 new files)" in imported.stdout
+    imported = cli("annotations", "import", str(file), "--allow-unknown")
+    assert imported.exit_code == 0 and "imported 6 lines: 6 added, 0 replaced (4 new files); rejected 0" in imported.stdout
 
     human = cli("search", "dog barking")
     assert human.exit_code == 0
@@ -52,7 +52,9 @@ def test_import_then_search_in_every_form(cli, tmp_path: Path, lines) -> None:
 
 
 def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -> None:
-    cli("annotations", "import", str(write_lines(tmp_path, lines)))
+    cli("annotations", "import", str(write_lines(tmp_path, lines)), "--allow-unknown")
+    headless = tmp_path / "headless.csv"
+    headless.write_text("/radio/morning.mp3,0,10,A dog\n", encoding="utf-8")
     for args, code, words in [
         (("search", ""), 2, "empty"),
         (("search", "x" * 100_000), 2, "at most 1000"),
@@ -62,6 +64,11 @@ def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -
         (("search", "dog", "-0"), 2, "-0 goes with --paths"),
         (("export", "--format", "vtt"), 2, "--out"),
         (("annotations", "import", str(tmp_path / "missing.jsonl")), 1, "no such file"),
+        (("annotations", "import", str(headless)), 1, "first line must name its columns"),
+        (("annotations", "import", str(headless), "--format", "xml"), 2, "jsonl, csv, vtt"),
+        (("annotations", "import", str(tmp_path / "a.vtt")), 2, "--media PATH"),
+        (("annotations", "import", str(headless), "--media", "/a.mp3"), 2, "--media goes"),
+        (("export", "--format", "vtt", "--force", "--beside", "--out", "x"), 2, "one of them"),
     ]:
         result = cli(*args)
         assert result.exit_code == code, (args, result)
@@ -72,15 +79,29 @@ def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -
 def test_bad_lines_exit_3_with_line_numbers(cli, tmp_path: Path, lines) -> None:
     file = tmp_path / "mixed.jsonl"
     file.write_text(json.dumps(lines[0]) + "\n{oops\n", encoding="utf-8")
-    result = cli("annotations", "import", str(file))
+    result = cli("annotations", "import", str(file), "--allow-unknown")
     assert result.exit_code == 3
     assert f"{file}:2: not JSON" in result.stderr
     assert cli("search", "dog", "--mode", "keyword").stdout.startswith("/radio/morning.mp3#t=0")
 
 
+def test_import_summary_as_one_json_document(cli, tmp_path: Path, lines) -> None:
+    file = write_lines(tmp_path, [lines[0], {**lines[1], "start": "00:00:10", "end": "20"}])
+    first = cli("annotations", "import", str(file), "--json")
+    assert first.exit_code == 3
+    summary = json.loads(first.stdout)
+    assert (summary["imported"], summary["rejected"], summary["exit_code"]) == (0, 2, 3)
+    assert [r["line"] for r in summary["rejected_lines"]] == [1, 2]
+    assert "--allow-unknown" in summary["rejected_lines"][0]["reason"]
+    cli("annotations", "import", str(file), "--allow-unknown")
+    again = json.loads(cli("annotations", "import", str(file), "--json").stdout)
+    assert {k: again[k] for k in ("imported", "added", "replaced", "new_files", "rejected")} \
+        == {"imported": 2, "added": 0, "replaced": 2, "new_files": 0, "rejected": 0}
+
+
 def test_index_check_rebuild_and_a_damaged_index(cli, tmp_path: Path, lines,
                                                  isolated_environment: Path) -> None:
-    cli("annotations", "import", str(write_lines(tmp_path, lines)))
+    cli("annotations", "import", str(write_lines(tmp_path, lines)), "--allow-unknown")
     assert "5 vectors, agrees with the database" in cli("index", "check").stdout
     [index_file] = (isolated_environment / "index").glob("*.faiss")
     index_file.write_bytes(index_file.read_bytes()[:100])
@@ -95,14 +116,14 @@ def test_index_check_rebuild_and_a_damaged_index(cli, tmp_path: Path, lines,
 
 
 def test_export_everything_or_a_query(cli, tmp_path: Path, lines) -> None:
-    cli("annotations", "import", str(write_lines(tmp_path, lines)))
+    cli("annotations", "import", str(write_lines(tmp_path, lines)), "--allow-unknown")
     everything = [json.loads(line) for line in cli("export").stdout.splitlines()]
     assert len(everything) == 5 and everything[0]["source"] == "import"
     rows = cli("export", "--format", "csv", "--query", "bells", "--mode", "keyword").stdout
-    assert rows.splitlines() == ["path,start,end,caption,tags,source",
-                                 "/radio2/evening.wav,3600,3610,Church bells ring in the "
+    assert rows.splitlines() == ["path,path_base64,start,end,caption,tags,source",
+                                 "/radio2/evening.wav,,3600,3610,Church bells ring in the "
                                  "distance,Bell,import"]
     written = cli("export", "--format", "srt", "--out", str(tmp_path / "srt"))
     assert "wrote 3 srt files" in written.stdout
-    assert (tmp_path / "srt" / "tv" / "street.mkv.srt").read_text().startswith(
+    assert (tmp_path / "srt" / "_unrooted" / "tv" / "street.mkv.srt").read_text().startswith(
         "1\n00:00:05,000 --> 00:00:09,500\nCars pass by")

@@ -40,3 +40,12 @@ def test_flags_that_do_nothing_together_are_usage_errors(catalogue, cli, databas
     assert cli("tags", "--paths", "--db", database_url).exit_code == 2  # tags are not files
     lonely = cli("failures", "-0", "--json", "--db", database_url)
     assert lonely.exit_code == 2 and "-0 goes with --paths" in lonely.stderr
+
+
+def test_export_flags_that_would_be_ignored_are_usage_errors(catalogue, cli, database_url):
+    for flags in (["-n", "2"], ["--mode", "keyword"]):
+        ignored = cli("export", *flags, "--db", database_url)
+        assert ignored.exit_code == 2 and "give --query" in ignored.stderr, flags
+    upper = cli("export", "--format", "JSONL", "--db", database_url)
+    assert upper.exit_code == 0 and upper.stdout == cli(
+        "export", "--format", "jsonl", "--db", database_url).stdout

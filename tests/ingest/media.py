@@ -84,7 +84,8 @@ def generate(d: Path) -> None:
         "-f", "lavfi", "-i", "testsrc=d=6:s=160x120:r=10", "-i", str(d / "noise.wav"),
         "-c:v", "libx264", "-preset", "ultrafast", str(d / "noise_video.mp4"),
     )  # fmt: skip
-    for name in ("noise.mp3", "noise.m4a", "noise.flac", "noise_faststart.m4a", "noise_video.mp4"):
+    for name in ("noise.mp3", "noise.m4a", "noise.flac", "noise_faststart.m4a", "noise_video.mp4",
+                 "noise.wav"):
         truncate_copy(d / name, d / f"truncated_{name}")
     rng = np.random.default_rng(4)
     (d / "random.wav").write_bytes(rng.bytes(40_000))
@@ -127,3 +128,133 @@ def as_unprivileged(function, *args):
     os.waitpid(pid, 0)
     assert kind == "ok", value
     return value
+
+
+# -- media as archives hold it (issue 11): joined parts, many channels, bad samples ------------
+
+# A 50 ms 1 kHz burst 2.5 s into every part: each part of a joined file has its own click.
+PART_S = 4
+CLICK = (f"aevalsrc='if(between(t,{CLICK_AT_S},{CLICK_AT_S + 0.05}),0.8*sin(2*PI*1000*t),0)'"
+         f":d={PART_S}:s=RATE")
+GAP_S = 3.0  # the forward gap in gap.ts, on top of the first part's length
+
+
+def click_source(rate: int = SOURCE_RATE) -> list[str]:
+    return ["-f", "lavfi", "-i", CLICK.replace("RATE", str(rate))]
+
+
+def join(target: Path, *parts: Path) -> None:
+    """Byte-wise concatenation, as field recorders, loggers and DVRs write files."""
+    with open(target, "wb") as out:
+        for part in parts:
+            out.write(part.read_bytes())
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int, sample_format: str = "<i2") -> None:
+    """A WAV without a channel mask (plain WAVE_FORMAT_PCM or IEEE float, no extensible)."""
+    frames, channels = samples.shape
+    data = samples.astype(sample_format).tobytes()
+    code, width = (3, 4) if sample_format == "<f4" else (1, 2)
+    header = b"".join([
+        b"RIFF", (36 + len(data)).to_bytes(4, "little"), b"WAVEfmt ",
+        (16).to_bytes(4, "little"), code.to_bytes(2, "little"), channels.to_bytes(2, "little"),
+        rate.to_bytes(4, "little"), (rate * channels * width).to_bytes(4, "little"),
+        (channels * width).to_bytes(2, "little"), (8 * width).to_bytes(2, "little"),
+        b"data", len(data).to_bytes(4, "little"),
+    ])  # fmt: skip
+    path.write_bytes(header + data)
+
+
+def clicks_per_channel(channels: int, rate: int, spacing_s: float) -> tuple[np.ndarray, list]:
+    """Channel c alone holds a click at 0.5 + c * spacing_s seconds; returns (int16, times)."""
+    times = [0.5 + c * spacing_s for c in range(channels)]
+    samples = np.zeros((int((times[-1] + 1) * rate), channels), np.float32)
+    burst = 0.8 * np.sin(2 * math.pi * 1000 * np.arange(int(0.05 * rate)) / rate)
+    for c, at in enumerate(times):
+        samples[int(at * rate) : int(at * rate) + len(burst), c] = burst
+    return (samples * 32767).astype(np.int16), times
+
+
+def sine_with_bad_samples(rate: int = SOURCE_RATE) -> tuple[np.ndarray, dict[float, float]]:
+    """4 s of a 440 Hz sine at half scale with NaN twice near 1 s and Inf once near 3 s."""
+    samples = (0.5 * np.sin(2 * math.pi * 440 * np.arange(PART_S * rate) / rate))
+    samples = samples.astype(np.float32)[:, None]
+    bad = {1.0: np.nan, 1.0 + 1 / rate: np.nan, 3.0: np.inf}
+    for at, value in bad.items():
+        samples[round(at * rate), 0] = value
+    return samples, bad
+
+
+def generate_faithful(d: Path) -> None:
+    parts = d / "parts"
+    parts.mkdir()
+    ffmpeg(*click_source(), str(parts / "a.mp3"))
+    ffmpeg(*click_source(22_050), "-b:a", "64k", str(parts / "b.mp3"))
+    join(d / "rate_change.mp3", parts / "a.mp3", parts / "b.mp3")
+    ffmpeg(*click_source(), "-ac", "6", "-c:a", "ac3", str(parts / "surround.ts"))
+    ffmpeg(*click_source(), "-ac", "2", "-c:a", "ac3", str(parts / "stereo.ts"))
+    join(d / "layout_change.ts", parts / "surround.ts", parts / "stereo.ts")
+    ffmpeg(*click_source(), "-c:a", "libvorbis", str(parts / "a.ogg"))
+    ffmpeg(*click_source(22_050), "-c:a", "libvorbis", str(parts / "b.ogg"))
+    join(d / "chained.ogg", parts / "a.ogg", parts / "b.ogg")
+    ffmpeg(*click_source(), "-c:a", "libopus", str(parts / "a.opus"))
+    join(d / "chained.opus", parts / "a.opus", parts / "a.opus")
+    # DVR segments: the second restarts its clock 50 s earlier (a jump back) ...
+    for name, offset in (("at100", 100), ("at50", 50), ("after_gap", 100 + PART_S + GAP_S)):
+        ffmpeg(*click_source(), "-c:a", "mp2", "-output_ts_offset", str(offset),
+               str(parts / f"{name}.ts"))  # fmt: skip
+    join(d / "jump_back.ts", parts / "at100.ts", parts / "at50.ts")
+    ffmpeg("-copyts", "-i", str(d / "jump_back.ts"), "-c", "copy", str(d / "jump_back.mkv"))
+    # ... or GAP_S after the first one ends (a forward gap: signal lost for 3 s).
+    join(d / "gap.ts", parts / "at100.ts", parts / "after_gap.ts")
+
+    samples, _ = clicks_per_channel(16, 16_000, 0.5)
+    write_wav(d / "poly16.wav", samples, 16_000)
+    samples, _ = clicks_per_channel(32, 8_000, 0.25)
+    write_wav(d / "poly32.wav", samples, 8_000)
+    # A quiet hum throughout (-29 dBFS) and the click, in one channel and inverted in the other.
+    hum = 0.05 * np.sin(2 * math.pi * 50 * np.arange(PART_S * SOURCE_RATE) / SOURCE_RATE)
+    click = hum.astype(np.float32)[:, None]
+    at = int(CLICK_AT_S * SOURCE_RATE)
+    click[at : at + 2205, 0] = 0.8 * np.sin(2 * math.pi * 1000 * np.arange(2205) / SOURCE_RATE)
+    write_wav(d / "inverted_twin.wav", np.hstack([click, -click]) * 32767, SOURCE_RATE)
+
+    samples, _ = sine_with_bad_samples()
+    write_wav(d / "bad_samples.wav", samples, SOURCE_RATE, "<f4")
+    ffmpeg("-i", str(d / "bad_samples.wav"), "-c:a", "pcm_f32le", str(d / "bad_samples.w64"))
+    ffmpeg("-i", str(d / "bad_samples.wav"), "-c:a", "wavpack", str(d / "bad_samples.wv"))
+    denormal = np.full((2 * SOURCE_RATE, 1), 1e-40, np.float32)
+    write_wav(d / "denormal.wav", denormal, SOURCE_RATE, "<f4")
+
+    sine = ["-f", "lavfi", "-i", "sine=d=3"]
+    for name, codec in (("memo.m4a", "aac"), ("memo.wma", "wmav2"), ("memo.mka", "flac"),
+                        ("memo.webm", "libopus"), ("memo.ts", "mp2"), ("memo.3gp", "aac")):
+        ffmpeg(*sine, "-c:a", codec, str(d / name))
+    ffmpeg(*sine, "-f", "lavfi", "-i", "color=c=red:s=64x64:d=1", "-map", "0", "-map", "1",
+           "-frames:v", "1", "-c:v", "mjpeg", "-disposition:v", "attached_pic",
+           str(d / "with_cover.mp3"))  # fmt: skip
+    recorder = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", *sine, "-c:a", "libopus", "-f", "webm", "-"],
+        check=True, capture_output=True)  # fmt: skip
+    (d / "recorder.webm").write_bytes(recorder.stdout)  # piped: no duration in the header
+    ffmpeg("-f", "lavfi", "-i", "testsrc=d=1:s=64x48:r=5", *sine, "-map", "0", "-map", "1",
+           "-c:v", "libx264", "-c:a", "flac", "-frames:a", "0", str(d / "empty_track.mkv"))
+    ffmpeg(*sine, "-t", "0", str(d / "empty_data.wav"))
+    ffmpeg(*sine, str(parts / "full.wav"))
+    # The header says 3 s of samples follow; none do (ffmpeg's WAV header is 78 bytes).
+    (d / "header_only.wav").write_bytes((parts / "full.wav").read_bytes()[:78])
+
+
+def reference(path: Path) -> np.ndarray:
+    """What plain ffmpeg decodes: the issue's reference for every timeline (mono, 16 kHz)."""
+    done = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1",
+         "-ar", "16000", "-f", "f32le", "-"], check=True, capture_output=True)  # fmt: skip
+    return np.frombuffer(done.stdout, "<f4")
+
+
+def onsets_s(samples: np.ndarray, rate: int = 16_000, quiet_s: float = 0.2) -> list[float]:
+    """Onset of every click: a sample reaching a quarter of the loudest after quiet_s of quiet."""
+    loud = np.flatnonzero(np.abs(samples) >= 0.25 * np.abs(samples).max())
+    starts = loud[np.diff(loud, prepend=-rate) > quiet_s * rate]
+    return [int(i) / rate for i in starts]

@@ -6,10 +6,10 @@ import threading
 import numpy as np
 import pytest
 
-from archivetag.ingest.decode import PcmStream
+from archivetag.ingest.decode import GUESS, DecodePlan, PcmStream
 from archivetag.ingest.discover import discover
 from archivetag.ingest.probe import MediaInfo, StreamChoice, choose_stream, probe
-from archivetag.ingest.read import read_file
+from archivetag.ingest.read import ReadOptions, read_file
 
 from .media import CLICK_AT_S, onset_s
 
@@ -68,17 +68,32 @@ def test_probe_reports_container_codec_and_offsets(media):
 def test_ffmpeg_blocked_on_a_fifo_is_killed(tmp_path):
     fifo = tmp_path / "never.mp3"
     os.mkfifo(fifo)  # ffmpeg waits forever for a writer: only the watchdog ends it
-    with PcmStream(os.fsencode(fifo), 0, timeout_s=0.5) as stream:
+    with PcmStream(os.fsencode(fifo), GUESS, timeout_s=0.5) as stream:
         assert list(stream) == []
     assert stream.end.timed_out and stream.end.samples == 0
 
 
 def test_a_slow_consumer_is_not_taken_for_a_hung_ffmpeg(media):
     """Backpressure: time spent between blocks does not count against ffmpeg."""
-    with PcmStream(os.fsencode(media / "click.wav"), 0, timeout_s=0.3) as stream:
+    path = media / "click.wav"
+    with PcmStream(os.fsencode(path), DecodePlan.of(probe(path)), timeout_s=0.3) as stream:
         blocks = []
         for block in stream:
             blocks.append(block)
             threading.Event().wait(0.4)  # longer than the whole timeout, every block
     assert not stream.end.timed_out and stream.end.returncode == 0
     assert sum(map(len, blocks)) == 6 * 16_000
+
+
+def test_the_stream_ffmpeg_starts_on_is_replaced_when_the_probe_chooses_another(media):
+    """ffmpeg starts on the first audio stream while ffprobe runs (read._start)."""
+    (item,) = discover([media / "two_languages.mkv"])
+    *default, _ = read_file(item)  # the French stream is the default: a steady 300 Hz tone
+    assert all(not s.silent for s in default)
+    options = ReadOptions(stream=StreamChoice(language="eng"))
+    *english, _ = read_file(item, options)  # the first stream: silence and the click
+    assert onset_s(np.concatenate([s.samples for s in english])) == pytest.approx(
+        CLICK_AT_S, abs=TOLERANCE_S)
+    first_second = slice(0, 16_000)
+    assert np.abs(english[0].samples[first_second]).max() == 0
+    assert np.abs(default[0].samples[first_second]).max() > 0.1

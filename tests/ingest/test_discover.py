@@ -6,6 +6,7 @@ import tempfile
 
 import pytest
 
+from archivetag.config import defaults
 from archivetag.ingest.discover import Candidate, DiscoveryOptions, Problem, discover
 from archivetag.ingest.read import read_file
 
@@ -167,7 +168,7 @@ def test_odd_names_decode(media, tmp_path):
     assert not problems and len(candidates) == len(ODD_NAMES)
     for candidate in candidates.values():
         outcome = list(read_file(candidate))[-1]
-        assert (outcome.status, outcome.warning) == ("done", None), candidate.display
+        assert (outcome.status, outcome.warnings) == ("done", ()), candidate.display
         assert outcome.decoded_s == pytest.approx(6.0, abs=0.01)
 
 
@@ -197,3 +198,29 @@ def test_file_growing_during_the_scan_is_reported(tmp_path):
     assert (item.status, item.reason) == (
         "failed", "changed while being fingerprinted (still being written?)",
     )  # fmt: skip
+
+
+def test_the_one_extension_list_covers_archive_formats_and_nothing_else():
+    listed = set(DiscoveryOptions().extensions)
+    assert listed == set(defaults()["scan.extensions"])  # default.toml is the one list
+    named_in_issue_11 = {"3gp", "3g2", "aifc", "eac3", "mpc", "tta", "asf", "dv", "f4v", "mpa",
+                         "voc", "wave", "snd", "rmvb", "amr", "caf", "dsf", "dff", "w64", "mxf"}
+    assert named_in_issue_11 <= listed
+    pictures_subtitles_playlists_text = {
+        "jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "webp", "heic", "srt", "vtt", "ass",
+        "ssa", "sub", "idx", "sup", "m3u", "m3u8", "pls", "cue", "xspf", "txt", "nfo", "log",
+        "pdf", "xml", "json", "md", "doc"}
+    assert not listed & pictures_subtitles_playlists_text
+
+
+def test_files_left_out_by_extension_are_counted(tmp_path, faithful):
+    root = os.fsencode(tmp_path)
+    shutil.copy(faithful / "memo.3gp", tmp_path / "call.3gp")
+    for name in (b"cover.jpg", b"notes.txt", b"film.srt", b"README", b"b.JPG", b".thumbs.jpg",
+                 b"upload.tmp"):
+        touch(os.path.join(root, name))
+    walk = discover([root], DiscoveryOptions(exclude=("*.tmp",)))
+    candidates, problems = split(walk)
+    assert (rel(root, candidates), problems) == ({b"call.3gp"}, {})
+    assert walk.left_out == {".jpg": 2, ".txt": 1, ".srt": 1, "": 1}
+    assert list(read_file(*candidates.values()))[-1].status == "done"

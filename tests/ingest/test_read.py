@@ -32,13 +32,14 @@ def read_candidate(item: Candidate, options: ReadOptions = ReadOptions()):
 @pytest.mark.parametrize(
     ("name", "status", "reason"),
     [
-        ("empty.mp3", "skipped", "empty file"),
-        ("random.wav", "skipped", "not a media file"),
-        ("random.mp4", "skipped", "not a media file"),
-        ("text.mp3", "skipped", "not a media file"),
+        ("empty.mp3", "failed", "not a readable MP3 file (0 bytes"),
+        ("random.wav", "failed", "not a readable WAV file (invalid header"),
+        ("random.mp4", "failed", "not a readable MP4 file (invalid header"),
+        ("text.mp3", "failed", "not a readable MP3 file (invalid header"),
         ("silent_video.mp4", "skipped", "no audio stream"),
-        ("truncated_noise.m4a", "failed", "moov atom not found"),  # index was at the end
-        ("truncated_noise_video.mp4", "failed", "moov atom not found"),
+        ("truncated_noise.m4a", "failed", "is missing: the file was cut short or never "
+                                          "finished writing (ffmpeg: moov atom not found"),
+        ("truncated_noise_video.mp4", "failed", "(ffmpeg: moov atom not found"),
     ],
 )
 def test_unusable_files(media, name, status, reason):
@@ -50,12 +51,13 @@ def test_unusable_files(media, name, status, reason):
 
 @pytest.mark.parametrize(
     "name",
-    ["truncated_noise.mp3", "truncated_noise_faststart.m4a", "truncated_noise.flac"],
+    ["truncated_noise.mp3", "truncated_noise_faststart.m4a", "truncated_noise.flac",
+     "truncated_noise.wav"],
 )
 def test_truncated_files_give_what_decodes_and_a_warning(media, name):
     cut, outcome = read(media / name)
-    assert outcome.status == "done" and outcome.reason is None
-    assert outcome.warning.startswith("partial: decoded") and len(outcome.warning) <= 240
+    assert (outcome.status, outcome.reason, outcome.partial) == ("done", None, True)
+    assert outcome.warnings[0].startswith("partial: decoded") and len(outcome.warnings[0]) <= 240
     assert 1.0 < outcome.decoded_s < 4.0
     assert cut and cut[-1].end_s == pytest.approx(outcome.decoded_s)
 
@@ -71,7 +73,8 @@ def test_truncated_files_give_what_decodes_and_a_warning(media, name):
 )
 def test_unusual_but_healthy_files(media, name, seconds, rate, channels):
     cut, outcome = read(media / name)
-    assert (outcome.status, outcome.reason, outcome.warning) == ("done", None, None)
+    assert (outcome.status, outcome.reason, outcome.partial, outcome.warnings) == (
+        "done", None, False, ())  # fmt: skip
     assert (outcome.media.sample_rate, outcome.media.channels) == (rate, channels)
     (segment,) = cut  # all shorter than a window: one segment of their own length
     assert segment.samples.dtype == np.float32

@@ -23,8 +23,8 @@ GOOD_FILES = {
 }
 BAD_FILES = {  # name -> (status, words in the reason)
     "no_sound.mp4": ("skipped", "no audio stream"),
-    "notes.mp3": ("skipped", "not a media file"),
-    "empty.wav": ("skipped", "empty file"),
+    "notes.mp3": ("failed", "not a readable MP3 file (invalid header"),
+    "empty.wav": ("failed", "not a readable WAV file (0 bytes"),
     "cut.m4a": ("failed", "moov atom not found"),
 }
 
@@ -84,7 +84,7 @@ def ingest(tiny_dir: Path, isolated_environment: Path):
 
     def run(*args: str, fault: str | None = None, env: dict | None = None,
             timeout: float = 240) -> Ingest:
-        env = dict(os.environ, ARCHIVETAG_MODEL_ID=str(tiny_dir), **(env or {}))
+        env = {**os.environ, "ARCHIVETAG_MODEL_ID": str(tiny_dir), **(env or {})}
         if fault:
             env["ARCHIVETAG_FAULT"] = fault
         done = subprocess.run([sys.executable, "-m", "archivetag", "ingest", *args],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 from sqlalchemy import func, select
@@ -40,7 +41,7 @@ def test_an_archive_is_tagged_and_bad_files_are_recorded(ingest, archive, databa
     assert result.code == 3, result.stderr  # one file failed in this run
     summary = result.summary
     assert summary["files"]["done"] == len(GOOD_FILES)
-    assert summary["files"]["failed"] == 1 and summary["files"]["skipped"] == 3
+    assert summary["files"]["failed"] == 3 and summary["files"]["skipped"] == 1
     assert "TINY RANDOM TEST CHECKPOINT" in result.stderr
 
     stored = catalogue(database_url)
@@ -57,7 +58,8 @@ def test_an_archive_is_tagged_and_bad_files_are_recorded(ingest, archive, databa
     for name, (status, reason) in BAD_FILES.items():
         assert stored[name].status == status, name
         assert reason in stored[name].reason, (name, stored[name].reason)
-    assert summary["problems"][0]["path"].endswith("cut.m4a")
+    assert sorted(os.path.basename(p["path"]) for p in summary["problems"]) == sorted(
+        name for name, (status, _) in BAD_FILES.items() if status == "failed")
 
 
 def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
@@ -211,7 +213,12 @@ def test_quiet_runs_say_only_what_failed(ingest, archive, sqlite_url, tmp_path):
     assert result.code == 3
     assert result.stdout == ""
     lines = [line for line in result.stderr.splitlines() if "TINY RANDOM" not in line]
-    assert lines == [f"failed: {archive / 'cut.m4a'}: {catalogue(sqlite_url)['cut.m4a'].reason}"]
+    stored = catalogue(sqlite_url)
+    failed = sorted(str(next(archive.rglob(name))) for name, (status, _) in BAD_FILES.items()
+                    if status == "failed")
+    assert lines == [f"failed: {path}: {stored[os.path.basename(path)].reason}"
+                     for path in failed]  # one line a problem, nothing else
+    assert len(result.stderr.encode()) < 2048
     events = [__import__("json").loads(line) for line in log.read_text().splitlines()]
     assert {e["event"] for e in events} == {"stage", "file", "summary"}
     assert sum(e["event"] == "file" for e in events) == len(GOOD_FILES) + len(BAD_FILES)
@@ -226,7 +233,21 @@ def test_dry_run_plans_without_working(ingest, archive, sqlite_url):
     # every file is new: whether it is media at all is found out when it is read
     assert f"plan: {len(GOOD_FILES) + len(BAD_FILES)} new" in result.stdout
     assert "speech.wav" in result.stdout
+    assert f"as ffprobe reads it ({len(BAD_FILES)} files without audio it can read)" in (
+        result.stdout)
     assert catalogue(sqlite_url) == {}
+
+    (archive / "cover.jpg").write_bytes(b"\xff\xd8")
+    planned = ingest(str(archive), "--db", sqlite_url, "--dry-run", "--json",
+                     env={"ARCHIVETAG_MODEL_ID": "/nowhere/model"})  # needs no model
+    assert planned.code == 0, planned.stderr
+    report = planned.summary
+    seconds = sum(float(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+         str(next(archive.rglob(name)))], capture_output=True, text=True).stdout or 0)
+        for name in GOOD_FILES)
+    assert report["audio_hours_to_tag"] == pytest.approx(seconds / 3600, abs=0.001)
+    assert report["left_out"] == {".jpg": 1}
 
 
 def test_gpu_replicas_are_pinned_one_per_declared_gpu(ingest, archive, sqlite_url, monkeypatch):
@@ -249,6 +270,9 @@ def test_show_and_failures_report_what_was_stored(ingest, archive, sqlite_url, c
     assert shown.exit_code == 0, shown.stderr
     report = __import__("json").loads(shown.stdout)
     assert report["status"] == "done"
+    assert (report["media_type"], report["partial"], report["warnings"]) == ("audio", False, [])
+    assert report["duration"] == pytest.approx(25.0, abs=0.001)  # decoded; the mp3 claims more
+    assert report["claimed_duration"] == pytest.approx(25.0, abs=0.06)
     assert [(s["start"], round(s["end"])) for s in report["segments"]] == [(0, 10), (10, 20), (20, 25)]
     assert all(s["caption"] is not None and isinstance(s["tags"], list) for s in report["segments"])
     human = cli("show", str(archive / "tone.mp3"), "--db", sqlite_url)

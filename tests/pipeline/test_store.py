@@ -79,7 +79,8 @@ def test_problems_of_a_killed_run_are_reported_once_by_the_next(sqlite_url, cli,
         rng = np.random.default_rng(4)
         writer.record_outcome(b"/archive/bad.wav", Outcome("failed", "not a readable WAV file"))
         cut = tagged_file("/archive/cut.mp3", rng, 1)
-        writer.store(replace(cut, outcome=Outcome("done", warning="decoded 1.2 of 88.0 s")))
+        writer.store(replace(cut, outcome=Outcome("done", partial=True,
+                                                  warnings=("decoded 1.2 of 88.0 s",))))
     database.engine.dispose()
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("ARCHIVETAG_MODEL_ID", str(tiny_dir))
@@ -97,3 +98,13 @@ def test_problems_of_a_killed_run_are_reported_once_by_the_next(sqlite_url, cli,
     assert [(f["path"], f["status"], f["reason"]) for f in listed] == [
         ("/archive/bad.wav", "failed", "not a readable WAV file"),
         ("/archive/cut.mp3", "partial", "decoded 1.2 of 88.0 s")]
+
+
+def test_a_run_warns_first_when_the_data_dir_is_nearly_full(cli, sqlite_url, tmp_path,
+                                                            tiny_dir, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("ARCHIVETAG_MODEL_ID", str(tiny_dir))
+    monkeypatch.setenv("ARCHIVETAG_INGEST_MIN_FREE_MB", str(10**9))  # more than any disk
+    warned = cli("ingest", str(tmp_path / "empty"), "--db", sqlite_url, "-q")
+    assert warned.exit_code == 0
+    assert "MB free, less than ingest.min_free_mb (1000000000 MB)" in warned.stderr
