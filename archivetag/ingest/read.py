@@ -199,6 +199,21 @@ def _start(
     return stream, media, timeout_s
 
 
+def playback_audio(candidate: Candidate, options: ReadOptions = ReadOptions()
+                   ) -> Iterator[np.ndarray]:
+    """The mono float32 blocks at SAMPLE_RATE that `read_file` cuts into segments: the
+    stored timeline, sample for sample (what `archivetag serve` seeks in when a file's
+    timeline differs from its container's clock). Yields nothing for a file that cannot be
+    decoded; ffmpeg is ended when the caller stops early."""
+    started = _start(candidate, options)
+    if isinstance(started, Outcome):
+        return
+    stream, media, _ = started
+    downmix = Downmix(options.segments.silence_threshold_dbfs)
+    with stream:
+        yield from _timeline(stream, media.stream_offset, downmix, _Guard())
+
+
 def read_file(
     candidate: Candidate, options: ReadOptions = ReadOptions()
 ) -> Iterator[Segment | Outcome]:

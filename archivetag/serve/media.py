@@ -6,17 +6,27 @@ second (`-ss` before `-i`: ffmpeg seeks the input, so the first byte comes at on
 to the client with no temporary file, at most `serve.max_transcodes` at once (the next gets
 503 with Retry-After). A path never comes from the request: the route takes a file id, and
 a catalogued path that is a symlink leading out of its ingest root is refused (404).
+
+A file whose stored timeline is not its container's clock (issue 11: a timeline rebuilt
+around timestamp gaps, timestamps that jump back, a stated duration far from the decoded
+one, or none stated) is transcoded from archivetag's own decode (`ingest.read.
+playback_audio`, 16 kHz mono), skipping to the requested second by counting samples, so the
+player lands on the stored second where seeking by container time would not (measured on
+DVR segments joined with a jump back: `ffmpeg -ss 14 -i` before the input returned no
+audio at all). It costs a decode from the start: about 1/500 of the second asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from dataclasses import dataclass
 
 import anyio
 from sqlalchemy import select
 
+from archivetag.ingest.decode import SAMPLE_RATE
 from archivetag.ingest.media_url import media_url as ffmpeg_input
 from archivetag.storage.schema import MediaFile, Root
 
@@ -35,28 +45,40 @@ PLAYABLE_CODECS = {"mp3", "aac", "opus", "vorbis", "flac", "pcm_s16le", "pcm_s24
                    "pcm_s32le", "pcm_f32le", "pcm_u8"}
 TRANSCODED_TYPE = "audio/mpeg"
 CHUNK = 64 * 1024
+DURATION_SLACK_S = 1.0  # stated and decoded durations further apart: the clocks differ
 
 
 @dataclass(frozen=True)
 class Media:
     """A catalogued file as the media route serves it: `content_type` for direct files,
-    None when it is transcoded."""
+    None when it is transcoded; `decoded`: transcoded from archivetag's own decode."""
 
-    file_id: int
     path: bytes
-    media_type: str | None
     content_type: str | None
+    decoded: bool
 
     @property
     def transcoded(self) -> bool:
         return self.content_type is None
 
 
-def content_type(path: bytes, media_type: str | None, codec: str | None) -> str | None:
-    """The type a browser plays `path` as, or None when it must be transcoded."""
+def timeline_differs(warnings: list[str] | None, duration: float | None,
+                     claimed_duration: float | None) -> bool:
+    """Whether a file's stored timeline may not be its container's clock (see above)."""
+    if any(warning.startswith("timeline rebuilt") for warning in warnings or ()):
+        return True
+    if duration is None:
+        return False
+    return claimed_duration is None or abs(claimed_duration - duration) > DURATION_SLACK_S
+
+
+def content_type(path: bytes, media_type: str | None, codec: str | None,
+                 differs: bool = False) -> str | None:
+    """The type a browser plays `path` as, or None when it must be transcoded (its
+    container or codec, or a timeline that differs from the container's clock)."""
     extension = os.path.splitext(path)[1].lower().lstrip(b".").decode("ascii", "replace")
     types = PLAYABLE.get(extension)
-    if types is None or (codec is not None and codec not in PLAYABLE_CODECS):
+    if differs or types is None or (codec is not None and codec not in PLAYABLE_CODECS):
         return None
     return types[1] if media_type == "video" else types[0]
 
@@ -70,11 +92,27 @@ def url(file_id: int, transcoded: bool, start: float | None = None) -> str:
     return f"{base}?start={start:g}" if transcoded else f"{base}#t={start:g}"
 
 
+_FACTS = (MediaFile.id, MediaFile.path, MediaFile.media_type, MediaFile.streams,
+          MediaFile.warnings, MediaFile.duration, MediaFile.claimed_duration)
+
+
+def _playback(row) -> tuple[str | None, bool]:
+    differs = timeline_differs(row.warnings, row.duration, row.claimed_duration)
+    codec = (row.streams or {}).get("codec")
+    return content_type(row.path, row.media_type, codec, differs), differs
+
+
+def playback(session, file_ids: set[int]) -> dict[int, tuple[str | None, bool]]:
+    """(content type or None when transcoded, decoded) of each of these files."""
+    rows = session.execute(select(*_FACTS).where(MediaFile.id.in_(sorted(file_ids))))
+    return {row.id: _playback(row) for row in rows}
+
+
 def find_media(session, file_id: int) -> Media | None:
     """The file with this id if it may be served: catalogued, a regular file on disk, and,
     when its ingest root is known, inside that root once symlinks are resolved."""
-    row = session.execute(select(MediaFile.path, MediaFile.media_type, MediaFile.streams,
-                                 Root.path.label("root")).outerjoin(Root, Root.id == MediaFile.root_id)
+    row = session.execute(select(*_FACTS, Root.path.label("root"))
+                          .outerjoin(Root, Root.id == MediaFile.root_id)
                           .where(MediaFile.id == file_id)).one_or_none()
     if row is None or not os.path.isfile(row.path):
         return None
@@ -82,22 +120,48 @@ def find_media(session, file_id: int) -> Media | None:
         real, root = os.path.realpath(row.path), os.path.realpath(row.root)
         if os.path.commonpath([real, root]) != root:
             return None
-    codec = (row.streams or {}).get("codec")
-    return Media(file_id, row.path, row.media_type, content_type(row.path, row.media_type, codec))
+    return Media(row.path, *_playback(row))
 
 
-def codecs(session, file_ids: set[int]) -> dict[int, str | None]:
-    """The probed audio codec of each of these files (None when not probed)."""
-    rows = session.execute(select(MediaFile.id, MediaFile.streams)
-                           .where(MediaFile.id.in_(sorted(file_ids))))
-    return {file_id: (streams or {}).get("codec") for file_id, streams in rows}
+def transcode_command(path: bytes | None, start: float) -> list[bytes]:
+    """ffmpeg writing MP3 to stdout: of `path` from `start` seconds (input seeking), or,
+    with `path` None, of 16 kHz mono float32 read from stdin (`start` unused)."""
+    if path is None:
+        source = [b"-f", b"f32le", b"-ar", str(SAMPLE_RATE).encode(), b"-ac", b"1", b"-i",
+                  b"pipe:0"]
+    else:
+        source = [b"-ss", f"{start:.3f}".encode(), b"-i", ffmpeg_input(path), b"-map", b"0:a:0"]
+    return [b"ffmpeg", b"-nostdin", b"-v", b"error", *source,
+            b"-vn", b"-c:a", b"libmp3lame", b"-q:a", b"4", b"-f", b"mp3", b"pipe:1"]
 
 
-def transcode_command(path: bytes, start: float) -> list[bytes]:
-    """ffmpeg reading `path` from `start` seconds (input seeking) and writing MP3 to stdout."""
-    return [b"ffmpeg", b"-nostdin", b"-v", b"error", b"-ss", f"{start:.3f}".encode(), b"-i",
-            ffmpeg_input(path), b"-map", b"0:a:0", b"-vn", b"-c:a", b"libmp3lame", b"-q:a",
-            b"4", b"-f", b"mp3", b"pipe:1"]
+def _feed_decoded(path: bytes, start: float, sink) -> None:
+    """Writes `path`'s stored timeline from `start` s into `sink` (ffmpeg's stdin), then
+    closes it; stops when ffmpeg is gone (the client went away)."""
+    from archivetag.ingest.discover import Candidate, discover
+    from archivetag.ingest.read import playback_audio
+
+    skip = round(start * SAMPLE_RATE)
+    found = next(iter(discover([path])), None)
+    if not isinstance(found, Candidate):  # gone from disk since: an empty stream
+        sink.close()
+        return
+    blocks = playback_audio(found)
+    try:
+        for block in blocks:
+            if skip >= len(block):
+                skip -= len(block)
+                continue
+            sink.write(block[skip:].astype("<f4").tobytes())
+            skip = 0
+    except (BrokenPipeError, ValueError):
+        pass  # ffmpeg was ended: nobody listens any more
+    finally:
+        blocks.close()  # ends archivetag's decode (its ffmpeg)
+        try:
+            sink.close()
+        except BrokenPipeError:
+            pass
 
 
 class Transcoder:
@@ -114,16 +178,25 @@ class Transcoder:
         self.running += 1
         return True
 
-    async def stream(self, path: bytes, start: float):
-        """MP3 bytes of `path` from `start` s, in chunks; the slot taken by `claim` is
+    async def stream(self, media: Media, start: float):
+        """MP3 bytes of `media` from `start` s, in chunks; the slot taken by `claim` is
         given back and ffmpeg ended when the client goes away or the stream ends."""
+        source, sink = os.pipe() if media.decoded else (asyncio.subprocess.DEVNULL, None)
         try:
             process = await asyncio.create_subprocess_exec(
-                *transcode_command(path, start), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+                *transcode_command(None if media.decoded else media.path, start),
+                stdin=source, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
         except BaseException:
             self.running -= 1
+            if sink is not None:
+                os.close(sink)
             raise
+        finally:
+            if sink is not None:
+                os.close(source)  # ffmpeg holds its end
+        if sink is not None:
+            threading.Thread(target=_feed_decoded, daemon=True,
+                             args=(media.path, start, os.fdopen(sink, "wb"))).start()
         try:
             while chunk := await process.stdout.read(CHUNK):
                 yield chunk

@@ -102,7 +102,7 @@ async def media_route(request: Request) -> Response:
     if not transcoder.claim():
         return PlainTextResponse(f"{transcoder.limit} transcodes are running; try again\n",
                                  status_code=503, headers={"retry-after": "2"})
-    return StreamingResponse(transcoder.stream(found.path, start), media_type=media.TRANSCODED_TYPE,
+    return StreamingResponse(transcoder.stream(found, start), media_type=media.TRANSCODED_TYPE,
                              headers={"cache-control": "no-store"})
 
 

@@ -95,8 +95,8 @@ def search(catalogue: Catalogue, params: dict[str, str]) -> SearchAnswer:
         return replace(answer, error=str(error))
     shown = results[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     with catalogue.database.sessions() as session:
-        codecs = media.codecs(session, {result.file_id for result in shown})
-    hits = [hit_record(result, codecs.get(result.file_id)) for result in shown]
+        played = media.playback(session, {result.file_id for result in shown})
+    hits = [hit_record(result, played[result.file_id][0] is None) for result in shown]
     by_id = {hit["segment_id"]: hit for hit in hits}
     files = [{"file_id": group.segments[0].file_id, "path": group.display_path,
               "media_type": group.segments[0].media_type,
@@ -106,12 +106,11 @@ def search(catalogue: Catalogue, params: dict[str, str]) -> SearchAnswer:
                    took_ms=round(took_ms, 1))
 
 
-def hit_record(result, codec: str | None) -> dict:
+def hit_record(result, transcoded: bool) -> dict:
     """`render.record` of a search hit, with its file's id, media type and `media_url`
-    (`codec`: the file's audio codec as probed, None when unknown)."""
+    (`transcoded`: whether its file is played through a transcode)."""
     from archivetag.index import render
 
-    transcoded = media.content_type(result.path, result.media_type, codec) is None
     return {**render.record(result), "file_id": result.file_id,
             "media_type": result.media_type, "transcoded": transcoded,
             "media_url": media.url(result.file_id, transcoded, result.start_s)}
@@ -128,8 +127,7 @@ def file_answer(catalogue: Catalogue, file_id: int) -> dict | None:
         if stored is None:
             return None
         report = file_report(session, stored)
-        codec = (stored.streams or {}).get("codec")
-        transcoded = media.content_type(stored.path, stored.media_type, codec) is None
+        transcoded = media.playback(session, {file_id})[file_id][0] is None
         return {**report, "file_id": stored.id, "container": stored.container,
                 "streams": stored.streams, "transcoded": transcoded,
                 "media_url": media.url(stored.id, transcoded)}
