@@ -90,7 +90,7 @@ def test_a_wma_plays_through_the_transcoding_route(page, site):
                            timeout=15000)
 
 
-def test_keyboard_slash_focuses_search_and_j_selects_hits(page, site):
+def test_keys_select_hits_play_pause_and_focus_the_search(page, site):
     page.goto(f"{site}/?q=dog&mode=keyword")
     hits = page.locator(".hit .caption").all_inner_texts()
     assert len(hits) == 2
@@ -99,6 +99,12 @@ def test_keyboard_slash_focuses_search_and_j_selects_hits(page, site):
     page.keyboard.press("j")
     assert page.locator(".hit.selected .caption").inner_text() == hits[1]
     page.keyboard.press("k")
-    assert page.locator(".hit.selected .caption").inner_text() == hits[0]
+    selected = page.locator(".hit.selected")
+    assert selected.locator(".caption").inner_text() == hits[0]
+    section = page.locator("section.file").first
+    position = play_and_record(page, section, lambda: page.keyboard.press(" "))
+    assert abs(position - float(selected.get_attribute("data-start"))) < 0.5
+    page.keyboard.press(" ")
+    assert section.locator(".player").evaluate("player => player.paused")
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "q"
