@@ -9,11 +9,14 @@ a catalogued path that is a symlink leading out of its ingest root is refused (4
 
 A file whose stored timeline is not its container's clock (issue 11: a timeline rebuilt
 around timestamp gaps, timestamps that jump back, a stated duration far from the decoded
-one, or none stated) is transcoded from archivetag's own decode (`ingest.read.
-playback_audio`, 16 kHz mono), skipping to the requested second by counting samples, so the
-player lands on the stored second where seeking by container time would not (measured on
-DVR segments joined with a jump back: `ffmpeg -ss 14 -i` before the input returned no
-audio at all). It costs a decode from the start: about 1/500 of the second asked for.
+one, or none stated), or whose data was not what its format says (decoded with errors), is
+transcoded from archivetag's own decode (`ingest.read.playback_audio`, 16 kHz mono),
+skipping to the requested second by counting samples, so the player lands on the stored
+second where seeking by container time would not. Measured: on DVR segments joined with a
+jump back, `ffmpeg -ss 14 -i` before the input returned no audio at all; two MP3s of 44.1
+and 22.05 kHz joined byte-wise (ingest: "decoded with errors") play in Chromium 156 up to
+11.8 s and then stall, never reaching the second part. It costs a decode from the start
+(bench/serve.py: 1.5 s for a hit 30 minutes in).
 """
 
 from __future__ import annotations
@@ -65,7 +68,10 @@ class Media:
 def timeline_differs(warnings: list[str] | None, duration: float | None,
                      claimed_duration: float | None) -> bool:
     """Whether a file's stored timeline may not be its container's clock (see above)."""
-    if any(warning.startswith("timeline rebuilt") for warning in warnings or ()):
+    from archivetag.ingest.read import DECODED_WITH_ERRORS, TIMELINE_REBUILT
+
+    if any(warning.startswith((TIMELINE_REBUILT, DECODED_WITH_ERRORS))
+           for warning in warnings or ()):
         return True
     if duration is None:
         return False

@@ -4,6 +4,7 @@ by annotations import, as tests/index does), and the app over it."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -27,7 +28,35 @@ def archive(tmp_path_factory) -> Path:
     ffmpeg("-f", "lavfi", "-i", tone, "-c:a", "wmav2", "-b:a", "64k", str(folder / "tone.wma"))
     ffmpeg("-f", "lavfi", "-i", "testsrc=d=6:s=160x120:r=10", "-f", "lavfi", "-i", "sine=d=6",
            "-c:v", "libvpx", "-b:v", "100k", "-c:a", "libopus", "-shortest", str(folder / "clip.webm"))
+    # Two MP3s of 44.1 and 22.05 kHz joined byte-wise (issue 11), a click 2.5 s into each:
+    # on the stored timeline at 2.5 and 14.55 s.
+    for name, rate in (("first", 44100), ("second", 22050)):
+        ffmpeg("-f", "lavfi", "-i", CLICK.replace("44100", str(rate)), "-b:a", "64k",
+               str(folder / f"{name}.mp3"))
+    (folder / "rate_change.mp3").write_bytes((folder / "first.mp3").read_bytes()
+                                             + (folder / "second.mp3").read_bytes())
     return folder
+
+
+CLICK = "aevalsrc='if(between(t,2.5,2.55),0.8*sin(2*PI*1000*t),0)':d=12:s=44100"
+RATE_CHANGE_CLICK_S = 14.55
+
+
+def store_what_ingest_read(catalogue, path: Path) -> None:
+    """Stores the duration, stated duration and warnings ingest's reading of `path` gives
+    (the file is catalogued by import, which does not read it)."""
+    from sqlalchemy import update
+
+    from archivetag.ingest.discover import discover
+    from archivetag.ingest.read import read_file
+    from archivetag.storage.schema import MediaFile
+
+    (*_, outcome) = read_file(next(iter(discover([os.fsencode(path)]))))
+    with catalogue.database.sessions() as session:
+        session.execute(update(MediaFile).where(MediaFile.path == os.fsencode(path)).values(
+            duration=outcome.duration, claimed_duration=outcome.media.duration,
+            warnings=list(outcome.warnings)))
+        session.commit()
 
 
 def archive_lines(archive: Path) -> list[dict]:
@@ -103,6 +132,9 @@ def session_catalogue(tmp_path_factory, archive: Path):
     made = make_catalogue(f"sqlite:///{tmp_path_factory.mktemp('catalogue') / 'archivetag.db'}",
                           tmp_path_factory.mktemp("data"))
     made.load(archive_lines(archive))
+    made.load([{"path": str(archive / "rate_change.mp3"), "start": 14, "end": 20,
+                "caption": "a click after the rate change"}])
+    store_what_ingest_read(made, archive / "rate_change.mp3")
     yield made
     made.database.engine.dispose()
 

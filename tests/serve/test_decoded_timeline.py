@@ -3,20 +3,13 @@ stored second: the transcode seeks in archivetag's own decode, not by container 
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import numpy as np
 import pytest
-from sqlalchemy import update
 from starlette.testclient import TestClient
 
-from archivetag.ingest.discover import discover
-from archivetag.ingest.read import read_file
-from archivetag.storage.schema import MediaFile
-from tests.serve.conftest import app_for, ffmpeg, make_catalogue
-
-CLICK = "aevalsrc='if(between(t,2.5,2.55),0.8*sin(2*PI*1000*t),0)':d=12:s=44100"
+from tests.serve.conftest import CLICK, app_for, ffmpeg, make_catalogue, store_what_ingest_read
 
 
 def clicks_s(mp3: bytes) -> list[float]:
@@ -51,14 +44,9 @@ def joined(tmp_path_factory):
 ])
 def test_a_transcode_starts_at_the_stored_second(joined, tmp_path, name, start, stored_click):
     path = joined / name
-    (*_, outcome) = read_file(next(iter(discover([os.fsencode(path)]))))
     catalogue = make_catalogue(f"sqlite:///{tmp_path / 'archivetag.db'}", tmp_path / "data")
     catalogue.load([{"path": str(path), "start": 10, "end": 20, "caption": "a click"}])
-    with catalogue.database.sessions() as session:  # what ingest stores about the file
-        session.execute(update(MediaFile).values(
-            duration=outcome.duration, claimed_duration=outcome.media.duration,
-            warnings=list(outcome.warnings)))
-        session.commit()
+    store_what_ingest_read(catalogue, path)
     try:
         with TestClient(app_for(catalogue), base_url="http://localhost") as client:
             hit = client.get("/api/search", params={"q": "click", "mode": "keyword"}
