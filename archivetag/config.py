@@ -68,6 +68,8 @@ CONSTRAINTS: dict[str, Callable[[Any], str | None]] = {
     "search.limit": _between(1, 100000),
     "search.keyword_weight": _between(0, 10),
     "search.threads": _between(1, 1024),
+    "serve.port": _between(1, 65535),
+    "serve.max_transcodes": _between(1, 64),
 }
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import text
 from archivetag import __version__
 from archivetag.storage.database import MIGRATIONS, _alembic_config, make_engine, open_database
 
-HEAVY_MODULES = ("torch", "transformers", "ray", "faiss", "sqlalchemy", "alembic", "numpy")
+HEAVY_MODULES = ("torch", "transformers", "ray", "faiss", "sqlalchemy", "alembic", "numpy",
+                 "starlette", "uvicorn", "jinja2")
 
 
 def test_help_lists_the_command_groups(cli) -> None:
@@ -73,7 +74,7 @@ def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
                                                 tmp_path: Path) -> None:
     mistyped = tmp_path / "arhcive-data"
     for read in (["status"], ["search", "dog"], ["failures"], ["index", "check"],
-                 ["show", "/archive/a.wav"], ["export", "--format", "jsonl"]):
+                 ["show", "/archive/a.wav"], ["export", "--format", "jsonl"], ["serve"]):
         result = cli(*read, "--data-dir", str(mistyped))
         assert result.exit_code == 1, (read, result.stderr)
         assert result.stderr.startswith(

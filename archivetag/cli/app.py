@@ -19,6 +19,7 @@ from archivetag.cli import (
     model_group,
     prune,
     search,
+    serve,
     status,
     tags,
 )
@@ -75,3 +76,4 @@ app.command("search", cls=PlainHelp)(search.search)
 app.command("export", cls=PlainHelp)(export.export)
 app.add_typer(annotations_group.app, name="annotations")
 app.add_typer(index_group.app, name="index")
+app.command("serve", cls=PlainHelp)(serve.serve)

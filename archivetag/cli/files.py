@@ -22,7 +22,7 @@ def show(
 ) -> None:
     """Print a file's status and its segments with times, captions and tags."""
     from archivetag.index.render import hms, printable
-    from archivetag.storage.queries import find_file, segment_tags
+    from archivetag.storage.queries import find_file
 
     path = os.path.abspath(os.fsencode(file))
     database = open_catalogue(settings)
@@ -31,23 +31,10 @@ def show(
             stored = find_file(session, path)
             if stored is None:
                 raise UserError(f"{printable(os.fsdecode(path))} is not in the catalogue")
-            tags = segment_tags(session, [segment.id for segment in stored.segments])
-            segments = [
-                {"index": segment.index, "start": segment.start_s, "end": segment.end_s,
-                 "source": segment.source, "silent": segment.silent,
-                 "rms_db": segment.rms_db,
-                 "caption": next((a.text for a in segment.annotations if a.kind == "caption"), None),
-                 "tags": tags.get(segment.id, []),
-                 "annotations": {a.kind: a.text for a in segment.annotations}}
-                for segment in stored.segments]
-            report = {"path": stored.display_path, "status": stored.status,
-                      "reason": stored.reason, "partial": stored.partial,
-                      "warnings": stored.warnings or [], "duration": stored.duration,
-                      "claimed_duration": stored.claimed_duration,
-                      "media_type": stored.media_type,
-                      "segments": segments}
+            report = file_report(session, stored)
     finally:
         database.engine.dispose()
+    segments = report["segments"]
     if json_output:
         print_json(report)
         return
@@ -64,22 +51,53 @@ def show(
             typer.echo(f"  {' ' * len(span)}  tags: {', '.join(printable(t) for t in segment['tags'])}")
 
 
+def file_report(session, stored) -> dict:
+    """What `show --json` prints for a stored file (a `MediaFile` with its segments loaded,
+    as `storage.queries.find_file` returns it): path, status, reason, partial, warnings,
+    duration and claimed duration (s), media type, and each segment with start/end (s), source, silence, RMS level (dBFS),
+    caption, tags and every annotation by kind. `archivetag serve` answers the same."""
+    from archivetag.storage.queries import segment_tags
+
+    tags = segment_tags(session, [segment.id for segment in stored.segments])
+    segments = [
+        {"index": segment.index, "start": segment.start_s, "end": segment.end_s,
+         "source": segment.source, "silent": segment.silent,
+         "rms_db": segment.rms_db,
+         "caption": next((a.text for a in segment.annotations if a.kind == "caption"), None),
+         "tags": tags.get(segment.id, []),
+         "annotations": {a.kind: a.text for a in segment.annotations}}
+        for segment in stored.segments]
+    return {"path": stored.display_path, "status": stored.status,
+            "reason": stored.reason, "partial": stored.partial,
+            "warnings": stored.warnings or [], "duration": stored.duration,
+            "claimed_duration": stored.claimed_duration,
+            "media_type": stored.media_type,
+            "segments": segments}
+
+
 @settings_options
 @output_options
 def failures(settings: Settings, output: Output) -> None:
     """List files that failed, were only partly read, or were skipped, with the reason
     (retry failed ones with `ingest --retry-failed`)."""
-    from archivetag.storage.queries import files_needing_attention
-
     database = open_catalogue(settings)
     try:
         with database.sessions() as session:
-            found = list(files_needing_attention(session))
+            rows, paths = failure_rows(session)
     finally:
         database.engine.dispose()
+    emit(output, rows, _failures_table, paths=paths)
+
+
+def failure_rows(session) -> tuple[list[dict], list[bytes]]:
+    """What `failures --json` prints ({path, status, reason, attempts} of the files that
+    failed, were partly read or skipped, by path), and their stored paths (bytes)."""
+    from archivetag.storage.queries import files_needing_attention
+
+    found = list(files_needing_attention(session))
     rows = [{"path": row.display_path, "status": status, "reason": reason,
              "attempts": row.attempts} for row, status, reason in found]
-    emit(output, rows, _failures_table, paths=[row.path for row, _, _ in found])
+    return rows, [row.path for row, _, _ in found]
 
 
 def _failures_table(rows) -> None:

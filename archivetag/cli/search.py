@@ -39,7 +39,7 @@ def make_request(query: str, mode: str | None, limit: int | None, settings: Sett
     return SearchRequest(parsed, mode, limit or settings["search.limit"], min_score)
 
 
-def _flag_filters(tag: list[str], path: list[str], media_type: str | None,
+def flag_filters(tag: list[str], path: list[str], media_type: str | None,
                   duration: str | None, since: str | None):
     from archivetag.index import query as q
 
@@ -80,7 +80,7 @@ def search(
     from archivetag.index.search import Searcher
 
     request = make_request(query, mode, limit, settings,
-                           _flag_filters(tag, path, media_type, duration, since), min_score)
+                           flag_filters(tag, path, media_type, duration, since), min_score)
     if files:  # enough segments to fill the files asked for
         from dataclasses import replace
 

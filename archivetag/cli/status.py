@@ -11,16 +11,31 @@ from archivetag.config import Settings
 @settings_options
 def status(settings: Settings, json_output: JsonFlag = False) -> None:
     """Show the database, its schema version, file counts by status, and the last runs."""
+    database = open_catalogue(settings)
+    try:
+        report = status_report(database, settings)
+    finally:
+        database.engine.dispose()
+    if json_output:
+        print_json(report)
+        return
+    _print_human(report)
+
+
+def status_report(database, settings: Settings) -> dict:
+    """What `status --json` prints: database URL (password hidden), data dir, schema
+    version, counts by file status and of segments, annotations and tags
+    (`storage.queries.CatalogueCounts`), and the last runs with their duration (s) and
+    summary. `archivetag serve` answers the same."""
     from dataclasses import asdict
 
     from archivetag.storage.database import recorded_version
     from archivetag.storage.queries import catalogue_counts, recent_runs, run_duration_s
 
-    database = open_catalogue(settings)
     with database.sessions() as session:
         counts = catalogue_counts(session)
         runs = recent_runs(session)
-    report = {
+    return {
         "database": database.url,
         "data_dir": str(settings.data_dir()),
         "schema_version": recorded_version(database.engine),
@@ -32,11 +47,6 @@ def status(settings: Settings, json_output: JsonFlag = False) -> None:
             for run in runs
         ],
     }
-    database.engine.dispose()
-    if json_output:
-        print_json(report)
-        return
-    _print_human(report)
 
 
 def _print_human(report: dict) -> None:

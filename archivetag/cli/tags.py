@@ -19,16 +19,22 @@ def tags(
     pattern: Annotated[Optional[str], typer.Argument(help="Only tags matching this: a glob (dog*, *bark) or a part of the name.", show_default=False)] = None,
 ) -> None:
     """List the tags in use, most used first, with their segment and file counts."""
-    from archivetag.storage.queries import tag_counts
-
     database = open_catalogue(settings)
     try:
         with database.sessions() as session:
-            counts = tag_counts(session, pattern)
+            rows = tag_rows(session, pattern)
     finally:
         database.engine.dispose()
-    rows = [{"tag": count.tag, "class_id": None, "segments": count.segments,
-             "files": count.files} for count in counts]
     emit(output, rows, lambda shown: print_table(
         ("tag", "segments", "files"), [(r["tag"], r["segments"], r["files"]) for r in shown],
         empty="no tags" + (f" match {pattern!r}" if pattern else "")))
+
+
+def tag_rows(session, pattern: str | None = None) -> list[dict]:
+    """What `tags --json` prints: {tag, class_id (null until a vocabulary lands), segments,
+    files}, most used first (`storage.queries.tag_counts`). `archivetag serve` answers the
+    same."""
+    from archivetag.storage.queries import tag_counts
+
+    return [{"tag": count.tag, "class_id": None, "segments": count.segments,
+             "files": count.files} for count in tag_counts(session, pattern)]

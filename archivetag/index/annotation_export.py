@@ -64,6 +64,17 @@ def all_records(session: Session) -> Iterator[ExportRecord]:
     yield from _grouped(rows)
 
 
+def file_records(session: Session, file_id: int) -> tuple[str, list[ExportRecord]] | None:
+    """The display path and the records of one file (its sidecar's cues, for
+    `sidecars.document`); None when no file has this id."""
+    name = session.scalar(select(MediaFile.display_path).where(MediaFile.id == file_id))
+    if name is None:
+        return None
+    rows = session.execute(_ROWS.where(MediaFile.id == file_id)
+                           .order_by(Segment.start_s, Segment.id, Annotation.source, Annotation.id))
+    return name, sorted(_grouped(rows), key=lambda r: (r.start_s, r.end_s))
+
+
 def records_of(session: Session, segment_ids: list[int]) -> list[ExportRecord]:
     """The records of these segments (a query's results), in the order given."""
     found: dict[int, list] = {}

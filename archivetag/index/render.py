@@ -44,13 +44,15 @@ def link(result: SearchResult) -> str:
     return f"{result.display_path}#t={result.start_s:g}"
 
 
-def by_file(results: list[SearchResult], limit: int) -> list[FileHits]:
-    """Results grouped by file, files ordered by their best segment."""
+def by_file(results: list[SearchResult], limit: int,
+            per_file: int = SEGMENTS_PER_FILE) -> list[FileHits]:
+    """Results grouped by file, files ordered by their best segment; each file keeps its
+    best `per_file` segments."""
     groups: dict[int, list[SearchResult]] = {}
     for result in results:
         groups.setdefault(result.file_id, []).append(result)
     files = [FileHits(path=hits[0].path, display_path=hits[0].display_path,
-                      best_score=hits[0].score, segments=tuple(hits[:SEGMENTS_PER_FILE]),
+                      best_score=hits[0].score, segments=tuple(hits[:per_file]),
                       matching=len(hits))
              for hits in groups.values()]
     return files[:limit]

@@ -36,6 +36,11 @@ _SHORT_ABS_S = 0.5
 _SHORT_REL = 0.01
 
 
+# How the warnings that say a file's timeline or data was not what its container says begin
+# (`archivetag serve` plays such files from this decode, not by seeking in the container).
+TIMELINE_REBUILT = "timeline rebuilt"
+DECODED_WITH_ERRORS = "decoded with errors"
+
 @dataclass(frozen=True)
 class ReadOptions:
     stream: StreamChoice = field(default_factory=StreamChoice)
@@ -110,7 +115,7 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
         return Outcome("done", media=media, decoded_s=decoded, partial=True,
                        warnings=(warning, *mended))
     if troubled:
-        mended = [f"decoded with errors{said}", *mended]
+        mended = [f"{DECODED_WITH_ERRORS}{said}", *mended]
     return Outcome("done", media=media, decoded_s=decoded, warnings=tuple(mended))
 
 
@@ -137,7 +142,7 @@ def _mended(end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:
     if replaced:
         lines.append(f"{replaced} non-finite samples (NaN or Inf) replaced by silence")
     if end.gap_s >= MIN_GAP_S:
-        lines.append(f"timeline rebuilt: the timestamps run {end.gap_s:.2f} s ahead of the "
+        lines.append(f"{TIMELINE_REBUILT}: the timestamps run {end.gap_s:.2f} s ahead of the "
                      f"samples; the gaps are kept as silence")
     if cancelled := downmix.warning():
         lines.append(cancelled)
@@ -197,6 +202,21 @@ def _start(
         stream.close()
         raise
     return stream, media, timeout_s
+
+
+def playback_audio(candidate: Candidate, options: ReadOptions = ReadOptions()
+                   ) -> Iterator[np.ndarray]:
+    """The mono float32 blocks at SAMPLE_RATE that `read_file` cuts into segments: the
+    stored timeline, sample for sample (what `archivetag serve` seeks in when a file's
+    timeline differs from its container's clock). Yields nothing for a file that cannot be
+    decoded; ffmpeg is ended when the caller stops early."""
+    started = _start(candidate, options)
+    if isinstance(started, Outcome):
+        return
+    stream, media, _ = started
+    downmix = Downmix(options.segments.silence_threshold_dbfs)
+    with stream:
+        yield from _timeline(stream, media.stream_offset, downmix, _Guard())
 
 
 def read_file(

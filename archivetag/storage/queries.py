@@ -173,11 +173,14 @@ def tag_ids(session: Session, names: list[str]) -> dict[str, int]:
     return known
 
 
-def find_file(session: Session, path: bytes) -> MediaFile | None:
-    """The stored file at `path` (absolute, as the scan stored it), segments loaded in order."""
+def find_file(session: Session, path: bytes | None = None,
+              file_id: int | None = None) -> MediaFile | None:
+    """The stored file at `path` (absolute, as the scan stored it) or with id `file_id`,
+    segments and their annotations loaded in order; None when there is none."""
     from sqlalchemy.orm import selectinload
 
-    query = (select(MediaFile).where(MediaFile.path == path)
+    where = MediaFile.path == path if file_id is None else MediaFile.id == file_id
+    query = (select(MediaFile).where(where)
              .options(selectinload(MediaFile.segments).selectinload(Segment.annotations)))
     return session.scalars(query).one_or_none()
 
