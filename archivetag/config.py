@@ -185,6 +185,9 @@ class _Resolver:
                 raise ConfigError(f"task '{name}' has no prompt: add tasks.{name}.prompt")
             self.values.setdefault(f"{TASK_PREFIX}{name}.max_new_tokens",
                                    self.declared[f"{TASK_PREFIX}{TASK_TEMPLATE}.max_new_tokens"])
+        if not self.values["tasks.run"]:
+            raise ConfigError(f"{self.sources['tasks.run']}: tasks.run is empty: name at least "
+                              "one task (caption, tags, ...)")
         for name in self.values["tasks.run"]:
             if name not in names:
                 raise ConfigError(

@@ -160,3 +160,9 @@ def test_bad_setting_is_one_line_and_exit_2(cli, tmp_path: Path, monkeypatch) ->
 
     monkeypatch.setenv("ARCHIVETAG_SEARCH_LIMIT", "lots")
     assert cli("config", "show").exit_code == 2
+
+
+def test_an_empty_task_list_is_a_settings_error(tmp_path: Path) -> None:
+    config = write(tmp_path / "t.toml", "[tasks]\nrun = []\n")
+    with pytest.raises(ConfigError, match="tasks.run is empty"):
+        load_settings(config, environ={})

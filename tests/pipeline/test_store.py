@@ -108,3 +108,12 @@ def test_a_run_warns_first_when_the_data_dir_is_nearly_full(cli, sqlite_url, tmp
     warned = cli("ingest", str(tmp_path / "empty"), "--db", sqlite_url, "-q")
     assert warned.exit_code == 0
     assert "MB free, less than ingest.min_free_mb (1000000000 MB)" in warned.stderr
+
+
+def test_text_that_no_database_can_encode_is_stored_all_the_same(writer):
+    rng = np.random.default_rng(5)
+    result = tagged_file("/archive/odd.wav", rng, 1, caption="a lone \udcff surrogate")
+    file_id, refused = writer.store(result)
+    assert refused is None
+    assert writer.session.scalars(select(Annotation.text).where(
+        Annotation.kind == "caption")).all() == ["a lone  surrogate"]

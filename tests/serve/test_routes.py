@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from tests.serve.conftest import app_for, archive_lines
+from tests.serve.conftest import app_for
 
 
 def cli_json(cli, served, *args: str):
