@@ -205,23 +205,33 @@ class VectorIndex:
         """
         import faiss
 
-        stamp = _read_trailer(path)
         flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if read_only else 0
-        try:
-            faiss_index = faiss.read_index(str(path), flags)
-        except RuntimeError as error:  # FAISS reports every unreadable file this way
-            raise IndexFileError(f"{path} cannot be read ({type(error).__name__})") from None
+        for _ in range(3):  # the writer may rename a new file over this one between two reads
+            stamp, inode = _read_trailer(path)
+            try:
+                faiss_index = faiss.read_index(str(path), flags)
+            except RuntimeError as error:  # FAISS reports every unreadable file this way
+                raise IndexFileError(f"{path} cannot be read ({type(error).__name__})") from None
+            if _inode(path) == inode:
+                break
         if faiss_index.ntotal != stamp.count or faiss_index.d != stamp.dim:
             raise IndexFileError(f"{path} does not match its own header")
         return cls(faiss_index, stamp, read_only)
 
 
-def _read_trailer(path: Path) -> IndexStamp:
-    """The stamp at the end of an index file, checked against the file's length."""
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
+
+
+def _read_trailer(path: Path) -> tuple[IndexStamp, int]:
+    """(the stamp at the end of an index file, checked against its length; the file's inode)."""
     end = len(MAGIC) + _LENGTH.size
     try:
         with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
+            inode, size = os.fstat(handle.fileno()).st_ino, handle.seek(0, os.SEEK_END)
             if size < end:
                 raise IndexFileError(f"{path} is not an archivetag index file")
             handle.seek(size - end)
@@ -241,4 +251,4 @@ def _read_trailer(path: Path) -> IndexStamp:
         raise IndexFileError(f"{path} cannot be read ({type(error).__name__})") from None
     if faiss_bytes + length + end != size:
         raise IndexFileError(f"{path} is not as long as its header says")
-    return stamp
+    return stamp, inode

@@ -103,3 +103,23 @@ def test_bad_files_are_refused(tmp_path: Path) -> None:
             (tmp_path / name).write_bytes(content)
         with pytest.raises(IndexFileError):
             VectorIndex.load(tmp_path / name)
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_file_renamed_over_during_a_load_is_read_whole(tmp_path: Path, monkeypatch,
+                                                         read_only: bool) -> None:
+    import faiss
+
+    path, newer = tmp_path / "a.faiss", tmp_path / ".a.faiss.new"
+    VectorIndex.build(STAMP, np.arange(10), unit_vectors(10), 100).save(path)
+    VectorIndex.build(STAMP, np.arange(20), unit_vectors(20), 100).save(newer)
+    read_index = faiss.read_index
+
+    def writer_renames_first(name, flags=0):  # the writer's rename lands between two reads
+        if newer.exists():
+            newer.replace(path)
+        return read_index(name, flags)
+
+    monkeypatch.setattr(faiss, "read_index", writer_renames_first)
+    loaded = VectorIndex.load(path, read_only=read_only)
+    assert loaded.stamp.count == loaded.faiss.ntotal == 20
