@@ -183,6 +183,10 @@ class VectorIndex:
 
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        # Readable as any new file is: mkstemp's 0600 would keep other users' searches out.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(descriptor, 0o666 & ~umask)
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 faiss.write_index(self.faiss, faiss.PyCallbackIOWriter(handle.write))

@@ -123,3 +123,20 @@ def test_a_file_renamed_over_during_a_load_is_read_whole(tmp_path: Path, monkeyp
     monkeypatch.setattr(faiss, "read_index", writer_renames_first)
     loaded = VectorIndex.load(path, read_only=read_only)
     assert loaded.stamp.count == loaded.faiss.ntotal == 20
+
+
+def test_an_index_file_is_readable_as_any_new_file_is(tmp_path):
+    import os
+
+    import numpy as np
+
+    from archivetag.index.vector_index import IndexStamp, VectorIndex
+
+    stamp = IndexStamp(catalogue="c", embedder="e", dim=4, kind="flat", last_row_id=1, count=0)
+    index = VectorIndex.build(stamp, np.array([1], np.int64), np.ones((1, 4), np.float32), 10)
+    umask = os.umask(0o022)
+    try:
+        index.save(tmp_path / "i.faiss")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "i.faiss").stat().st_mode & 0o777 == 0o644
