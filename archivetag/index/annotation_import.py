@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from archivetag.index.annotation_lines import AnnotationLine, BadLine, read_lines
 from archivetag.index.vectors import chunks
-from archivetag.ingest.names import display_path
-from archivetag.storage.queries import normalise_tag
+from archivetag.vocabulary import display_path
+from archivetag.vocabulary import normalise_tag
 from archivetag.storage.schema import Annotation, MediaFile, Segment, SegmentTag, Tag
 
 BATCH_LINES = 2000  # records per transaction

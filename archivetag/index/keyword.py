@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
 from functools import reduce
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Float, Integer, Select, column, func, literal_column, select, text
+from sqlalchemy import (Boolean, ColumnElement, Float, Integer, Select, column, func, literal,
+                        literal_column, select, table, text)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
-from archivetag.index.query import ParsedQuery
 from archivetag.storage.schema import Annotation
+
+if TYPE_CHECKING:
+    from archivetag.index.query import ParsedQuery
 
 _WORD = re.compile(r"\w+")
 # Words too common to rank by; dropped from the OR-list unless nothing else is left.
@@ -37,10 +41,15 @@ class KeywordTerms:
         return not self.words and not self.phrases
 
 
+def tokens(text: str) -> tuple[str, ...]:
+    """The words of `text` as the full-text index holds them, in order."""
+    return tuple(w.lower() for w in _WORD.findall(text))
+
+
 def keyword_terms(query: ParsedQuery) -> KeywordTerms:
-    words = [w.lower() for w in _WORD.findall(query.text)]
+    words = tokens(query.text)
     ranked = [w for w in words if w not in STOP_WORDS] or words
-    phrases = tuple(tuple(w.lower() for w in _WORD.findall(p)) for p in query.phrases)
+    phrases = tuple(tokens(p) for p in query.phrases)
     return KeywordTerms(tuple(dict.fromkeys(ranked)), tuple(p for p in phrases if p))
 
 
@@ -49,6 +58,36 @@ def fts5_expression(terms: KeywordTerms) -> str:
     required = [f'"{" ".join(phrase)}"' for phrase in terms.phrases]
     ranked = " OR ".join(f'"{word}"' for word in terms.words)
     return " AND ".join(required + ([f"({ranked})"] if ranked else []))
+
+
+class _Holds(ColumnElement):
+    """True for an annotation whose text holds `words` in a row; compiled per dialect."""
+
+    type = Boolean()
+    inherit_cache = False  # the words are a Python value, not a bound column
+
+    def __init__(self, words: tuple[str, ...]) -> None:
+        self.words = words
+
+
+@compiles(_Holds, "sqlite")
+def _holds_fts5(element: _Holds, compiler, **kw) -> str:
+    fts = table("annotations_fts", column("rowid"))
+    phrase = fts5_expression(KeywordTerms((), (element.words,)))
+    return compiler.process(Annotation.id.in_(select(fts.c.rowid).where(
+        literal_column("annotations_fts").op("MATCH")(literal(phrase)))), **kw)
+
+
+@compiles(_Holds, "postgresql")
+def _holds_tsquery(element: _Holds, compiler, **kw) -> str:
+    english = literal_column("'english'")
+    return compiler.process(func.to_tsvector(english, Annotation.text).op("@@")(
+        func.phraseto_tsquery(english, literal(" ".join(element.words)))), **kw)
+
+
+def matching_segments(words: tuple[str, ...]) -> Select:
+    """The ids of the segments with an annotation (of any kind) holding `words` in a row."""
+    return select(Annotation.segment_id).where(_Holds(words))
 
 
 def _sqlite_ranked(terms: KeywordTerms):

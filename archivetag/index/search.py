@@ -86,9 +86,7 @@ class Searcher:
         query = request.query
         if request.mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}, not {request.mode!r}")
-        if not _words(query.text):
-            if not query.filters.active:
-                raise QueryError("the query is empty: give words to search for, or filters")
+        if not query.text.strip():  # filters alone (the parser refuses an empty query)
             return self._filtered_only(request)
         depth = max(MIN_CANDIDATES, 5 * request.limit)
         with self.database.sessions() as session:
