@@ -53,11 +53,11 @@ def _flag_filters(tag: list[str], path: list[str], media_type: str | None,
     from archivetag.index import filters as f
     from archivetag.index import query as q
 
-    nodes = [q.parse_tag(t) for t in tag]
-    nodes += [f.Or(tuple(q.parse_path(p) for p in path))] if path else []
-    nodes += [q.parse_type(media_type)] if media_type is not None else []
-    nodes += [q.parse_duration(duration)] if duration is not None else []
-    nodes += [q.parse_since(since)] if since is not None else []
+    nodes = [q.parse_tag(t, "--tag") for t in tag]
+    nodes += [f.Or(tuple(q.parse_path(p, "--path") for p in path))] if path else []
+    nodes += [q.parse_type(media_type, "--type")] if media_type is not None else []
+    nodes += [q.parse_duration(duration, "--duration")] if duration is not None else []
+    nodes += [q.parse_since(since, "--since")] if since is not None else []
     return tuple(nodes)
 
 

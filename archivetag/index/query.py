@@ -58,42 +58,42 @@ def _text(value: str, what: str) -> str:
     return value
 
 
-def parse_tag(value: str) -> f.Node:
-    tag = normalise_tag(_text(value, "tag:"))
+def parse_tag(value: str, what: str = "tag:") -> f.Node:
+    tag = normalise_tag(_text(value, what))
     if not tag:
-        raise QueryError("tag: needs a tag name")
+        raise QueryError(f"{what} needs a tag name")
     return f.HasTag(tag)
 
 
-def parse_path(value: str) -> f.Node:
+def parse_path(value: str, what: str = "path:") -> f.Node:
     if not value:
-        raise QueryError("path: needs a file or folder")
+        raise QueryError(f"{what} needs a file or folder")
     return f.UnderPath(os.fsencode(os.path.abspath(os.path.expanduser(value))))
 
 
-def parse_type(value: str) -> f.Node:
+def parse_type(value: str, what: str = "type:") -> f.Node:
     if value.lower() not in MEDIA_TYPES:
-        raise QueryError(f"type: must be audio or video, not {_shown(value)!r}")
+        raise QueryError(f"{what} must be audio or video, not {_shown(value)!r}")
     return f.MediaType(value.lower())
 
 
-def parse_status(value: str) -> f.Node:
+def parse_status(value: str, what: str = "status:") -> f.Node:
     if value.lower() not in FILE_STATUSES:
-        raise QueryError(f"status: must be one of {', '.join(FILE_STATUSES)}, "
+        raise QueryError(f"{what} must be one of {', '.join(FILE_STATUSES)}, "
                          f"not {_shown(value)!r}")
     return f.Status(value.lower())
 
 
-def parse_duration(value: str) -> f.Node:
+def parse_duration(value: str, what: str = "duration:") -> f.Node:
     try:
-        return f.Duration(*units.seconds_range(_shown(value), "duration:"))
+        return f.Duration(*units.seconds_range(_shown(value), what))
     except UsageError as error:
         raise QueryError(str(error)) from None
 
 
-def parse_since(value: str) -> f.Node:
+def parse_since(value: str, what: str = "since:") -> f.Node:
     try:
-        return f.Since(units.moment(_shown(value), "since:"))
+        return f.Since(units.moment(_shown(value), what))
     except UsageError as error:
         raise QueryError(str(error)) from None
 
