@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 _WORD = re.compile(r"\w+")
 # Words too common to rank by; dropped from the OR-list unless nothing else is left.
+# The raw score that maps to 0.5 on the 0..1 scale (archivetag/index/fusion.py): the median
+# of the best hit's raw score over 600 dev queries per set (bench data of docs/performance.md,
+# measured 2026-11-30: SQLite -bm25() 10.3 Clotho / 10.5 AudioCaps; PostgreSQL ts_rank_cd 0.3).
+HALF_SCORE = {"sqlite": 10.0, "postgresql": 0.3}
 STOP_WORDS = frozenset(
     "a an and are as at be by for from has in is it its of on or that the then there this "
     "to was were while with".split()
@@ -119,7 +123,8 @@ def _postgres_ranked(terms: KeywordTerms):
 
 def keyword_hits(session: Session, query: ParsedQuery, fields: list[str], limit: int,
                  allowed: Select | None = None) -> list[tuple[int, float]]:
-    """(segment id, score) of the best keyword matches, best first; score: higher is better."""
+    """(segment id, score) of the best keyword matches, best first; score 0..1, the raw
+    backend score mapped by raw / (raw + HALF_SCORE), the same for every query."""
     terms = keyword_terms(query)
     if terms.empty:
         return []
@@ -130,4 +135,6 @@ def keyword_hits(session: Session, query: ParsedQuery, fields: list[str], limit:
         statement = statement.where(Annotation.segment_id.in_(allowed))
     statement = (statement.group_by(Annotation.segment_id)
                  .order_by(literal_column("score").desc(), Annotation.segment_id).limit(limit))
-    return [(int(segment_id), float(score)) for segment_id, score in session.execute(statement)]
+    half = HALF_SCORE[session.get_bind().dialect.name]
+    return [(int(segment_id), max(float(raw), 0.0) / (max(float(raw), 0.0) + half))
+            for segment_id, raw in session.execute(statement)]

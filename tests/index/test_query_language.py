@@ -142,3 +142,16 @@ def test_hostile_queries_through_the_command_line(imported) -> None:
             result = imported("search", "--mode", mode, "--", query)
             assert result.exit_code in (0, 2), (query, result)
             assert "Traceback" not in result.stderr and result.stderr.count("\n") <= 1
+
+
+def test_one_score_scale_in_every_mode(catalogue) -> None:
+    for mode in ("semantic", "keyword", "hybrid"):
+        results = search(catalogue, "church bells ring", mode)
+        assert results and all(0 <= r.score <= 1 for r in results)
+        kept = search(catalogue, "church bells ring", mode, min_score=0.3)
+        assert found(kept) == {BELLS}, mode  # the same threshold means the same everywhere
+    # A hit's score does not depend on the query's other hits (never divided by the best).
+    alone = search(catalogue, "rain", "keyword")
+    together = search(catalogue, "rain church bells ring", "keyword")
+    assert [r.score for r in together if (r.display_path, r.start_s) == RAIN] == pytest.approx(
+        [r.score for r in alone if (r.display_path, r.start_s) == RAIN])
