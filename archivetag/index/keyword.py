@@ -1,14 +1,14 @@
 """Keyword search: SQLite FTS5 (BM25) or PostgreSQL full-text search (ts_rank_cd).
 
-The user's text never reaches the full-text syntax as written: it is cut into words, and
-each word or phrase is quoted (FTS5) or passed as a bound parameter to plainto_tsquery /
+Queries and indexed text go through one normaliser (archivetag/storage/search_text.py), so
+every script is found the same way on both databases. The user's text never reaches the
+full-text syntax as written: it is cut into those tokens, and each token or phrase is quoted (FTS5) or passed as a bound parameter to plainto_tsquery /
 phraseto_tsquery (PostgreSQL), so `"`, `*`, `NEAR(`, `'; DROP` are only characters. Words
 are OR-ed (BM25 ranks documents by how many and how rare), phrases are required.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING
@@ -19,15 +19,16 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
 from archivetag.storage.schema import Annotation
+from archivetag.storage.search_text import tokens
 
 if TYPE_CHECKING:
     from archivetag.index.query import ParsedQuery
 
-_WORD = re.compile(r"\w+")
 # Words too common to rank by; dropped from the OR-list unless nothing else is left.
 # The raw score that maps to 0.5 on the 0..1 scale (archivetag/index/fusion.py): the median
 # of the best hit's raw score over 600 dev queries per set (bench data of docs/performance.md,
 # measured 2026-11-30: SQLite -bm25() 10.3 Clotho / 10.5 AudioCaps; PostgreSQL ts_rank_cd 0.3).
+CONFIGURATION = literal_column("'archivetag_search'")  # PostgreSQL, made by migration 0005
 HALF_SCORE = {"sqlite": 10.0, "postgresql": 0.3}
 STOP_WORDS = frozenset(
     "a an and are as at be by for from has in is it its of on or that the then there this "
@@ -43,11 +44,6 @@ class KeywordTerms:
     @property
     def empty(self) -> bool:
         return not self.words and not self.phrases
-
-
-def tokens(text: str) -> tuple[str, ...]:
-    """The words of `text` as the full-text index holds them, in order."""
-    return tuple(w.lower() for w in _WORD.findall(text))
 
 
 def keyword_terms(query: ParsedQuery) -> KeywordTerms:
@@ -84,9 +80,8 @@ def _holds_fts5(element: _Holds, compiler, **kw) -> str:
 
 @compiles(_Holds, "postgresql")
 def _holds_tsquery(element: _Holds, compiler, **kw) -> str:
-    english = literal_column("'english'")
-    return compiler.process(func.to_tsvector(english, Annotation.text).op("@@")(
-        func.phraseto_tsquery(english, literal(" ".join(element.words)))), **kw)
+    return compiler.process(func.to_tsvector(CONFIGURATION, Annotation.search_text).op("@@")(
+        func.phraseto_tsquery(CONFIGURATION, literal(" ".join(element.words)))), **kw)
 
 
 def matching_segments(words: tuple[str, ...]) -> Select:
@@ -109,13 +104,13 @@ def _sqlite_ranked(terms: KeywordTerms):
 
 
 def _postgres_ranked(terms: KeywordTerms):
-    """The same for PostgreSQL: the expression matches the GIN index of migration 0002."""
-    english = literal_column("'english'")
-    required = [func.phraseto_tsquery(english, " ".join(phrase)) for phrase in terms.phrases]
-    ranked = [func.plainto_tsquery(english, word) for word in terms.words]
+    """The same for PostgreSQL: the expression matches the GIN index of migration 0005."""
+    required = [func.phraseto_tsquery(CONFIGURATION, " ".join(phrase))
+                for phrase in terms.phrases]
+    ranked = [func.plainto_tsquery(CONFIGURATION, word) for word in terms.words]
     parts = required + ([reduce(lambda a, b: a.op("||")(b), ranked)] if ranked else [])
     tsquery = reduce(lambda a, b: a.op("&&")(b), parts)
-    document = func.to_tsvector(english, Annotation.text)
+    document = func.to_tsvector(CONFIGURATION, Annotation.search_text)
     return (select(Annotation.segment_id,
                    func.max(func.ts_rank_cd(document, tsquery)).label("score"))
             .where(document.op("@@")(tsquery)))

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from archivetag import units
 from archivetag.errors import UsageError
 from archivetag.index import filters as f
-from archivetag.index.keyword import tokens
 from archivetag.storage.schema import FILE_STATUSES
+from archivetag.storage.search_text import tokens
 from archivetag.vocabulary import normalise_tag
 
 MAX_QUERY_CHARS = 1000

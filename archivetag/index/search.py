@@ -7,7 +7,6 @@ run. Keyword mode never loads the embedder or the index.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,10 +23,10 @@ from archivetag.index.query import ParsedQuery, QueryError
 from archivetag.index.vectors import chunks
 from archivetag.storage.database import Database
 from archivetag.storage.schema import Annotation, MediaFile, Segment, SegmentTag, Tag
+from archivetag.storage.search_text import tokens
 
 MODES = ("semantic", "keyword", "hybrid")
 MIN_CANDIDATES = 100  # each side's depth before fusion
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,11 @@ def _query_embedder(model: str):
 
 
 def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+    return list(tokens(text))
 
 
 def contains_phrase(text: str, phrase: str) -> bool:
-    """Whether the words of `phrase` occur in `text` in a row (case and punctuation aside)."""
+    """Whether the keyword tokens of `phrase` occur in `text` in a row."""
     words, wanted = _words(text), _words(phrase)
     return any(words[i:i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1))
 
