@@ -92,10 +92,12 @@ class Words(Node):
 
 @dataclass(frozen=True)
 class Not(Node):
+    """Every segment `node` does not let through, those with unknown values (NULL) too."""
+
     node: Node
 
     def clause(self):
-        return not_(self.node.clause())
+        return not_(func.coalesce(self.node.clause(), false()))
 
 
 @dataclass(frozen=True)
