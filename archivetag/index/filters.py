@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy.orm import Session
 
 from archivetag.index.keyword import matching_segments
 from archivetag.storage.schema import MediaFile, Segment, SegmentTag, Tag
@@ -118,6 +119,18 @@ class And(Node):
     @property
     def active(self) -> bool:
         return bool(self.nodes)
+
+
+PRESENT = Not(Status("missing"))  # files present at the last scan: what a query shows
+
+
+def needed(filters: And, session: Session) -> And:
+    """`filters` less PRESENT when no file is missing (one index lookup), so that a query
+    without filters does no work per segment of the catalogue."""
+    if PRESENT in filters.nodes and not session.scalar(
+            select(exists().where(MediaFile.status == "missing"))):
+        return And(tuple(node for node in filters.nodes if node != PRESENT))
+    return filters
 
 
 def mentions(node: Node, kind: type[Node]) -> bool:

@@ -2,9 +2,11 @@
 
 Queries and indexed text go through one normaliser (archivetag/storage/search_text.py), so
 every script is found the same way on both databases. The user's text never reaches the
-full-text syntax as written: it is cut into those tokens, and each token or phrase is quoted (FTS5) or passed as a bound parameter to plainto_tsquery /
-phraseto_tsquery (PostgreSQL), so `"`, `*`, `NEAR(`, `'; DROP` are only characters. Words
-are OR-ed (BM25 ranks documents by how many and how rare), phrases are required.
+full-text syntax as written: it is cut into those tokens, and each token or phrase is quoted
+(FTS5) or passed as a bound parameter to plainto_tsquery / phraseto_tsquery (PostgreSQL), so
+`"`, `*`, `NEAR(`, `'; DROP` are only characters. Words are OR-ed (BM25 ranks documents by
+how many and how rare), phrases are required. Scores are mapped to 0..1 by a fixed curve
+(archivetag/index/fusion.py).
 """
 
 from __future__ import annotations

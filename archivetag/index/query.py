@@ -176,5 +176,5 @@ def parse_query(raw: str, flags: tuple[f.Node, ...] = (),
     text = _text(" ".join(ranked), "the query")
     filters = f.And(tuple(nodes))
     if not include_missing and not f.mentions(filters, f.Status):
-        filters = f.And((*nodes, f.Not(f.Status("missing"))))
+        filters = f.And((*nodes, f.PRESENT))
     return ParsedQuery(text=text, phrases=tuple(phrases), filters=filters)

@@ -7,7 +7,7 @@ run. Keyword mode never loads the embedder or the index.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from archivetag.config import Settings
 from archivetag.index import fusion
 from archivetag.index.catalogue_index import Notify, open_index
-from archivetag.index.filters import allowed_segments
+from archivetag.index.filters import allowed_segments, needed
 from archivetag.index.keyword import keyword_hits
 from archivetag.index.query import ParsedQuery, QueryError
 from archivetag.index.vectors import chunks
@@ -89,6 +89,8 @@ class Searcher:
             return self._filtered_only(request)
         depth = max(MIN_CANDIDATES, 5 * request.limit)
         with self.database.sessions() as session:
+            query = replace(query, filters=needed(query.filters, session))
+            request = replace(request, query=query)
             scored = self._rank(session, request, depth)
             if request.min_score is not None:
                 scored = [s for s in scored if s.score >= request.min_score]

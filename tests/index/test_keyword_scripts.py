@@ -16,7 +16,8 @@ SCRIPTS = [
     ("/zh.wav", "狗在院子里叫", ["狗", "院子", "院子里", '"子里叫"']),
     ("/ja.wav", "ラジオの天気予報が流れる", ["ラジオ", "天気予報", "ﾗｼﾞｵ"]),
     ("/ko.wav", "한국어 라디오 방송", ["라디오", "방송", "한국"]),
-    ("/de.wav", "Eine Straßenbahn fährt vorbei", ["strassenbahn", "STRASSENBAHN", "fahrt"]),
+    ("/de.wav", "Eine Straßenbahn fährt vorbei",
+     ["strassenbahn", "STRASSENBAHN", "fahrt"]),
     ("/fr.wav", "Un café bruyant", ["cafe", "CAFÉ", "bruyant"]),
     ("/th.wav", "สุนัขเห่าในสวน", ["สุนัข", "สวน"]),
     ("/ar.wav", "الكلب ينبح في الحديقة", ["الكلب", "الحديقة"]),
@@ -31,7 +32,8 @@ def scripts(catalogue):
     return catalogue
 
 
-@pytest.mark.parametrize("path, caption, queries", SCRIPTS, ids=[p[1:3] for p, _, _ in SCRIPTS])
+@pytest.mark.parametrize("path, caption, queries", SCRIPTS,
+                         ids=[path[1:3] for path, _, _ in SCRIPTS])
 def test_each_script_is_found_by_its_words(scripts, path: str, caption: str,
                                            queries: list[str]) -> None:
     searcher = Searcher(scripts.database, scripts.settings, lambda message: None)

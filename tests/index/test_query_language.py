@@ -24,7 +24,8 @@ def found(results) -> set[tuple[str, float]]:
     return {(r.display_path, r.start_s) for r in results}
 
 
-DOG, RAIN, BELLS = ("/radio/morning.mp3", 0), ("/radio/morning.mp3", 10), ("/radio2/evening.wav", 3600)
+DOG, RAIN = ("/radio/morning.mp3", 0), ("/radio/morning.mp3", 10)
+BELLS = ("/radio2/evening.wav", 3600)
 
 
 def test_negation_and_or(catalogue) -> None:
@@ -54,7 +55,8 @@ def test_relative_paths_are_resolved_against_the_current_folder(
         catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir("/")
     assert {r.display_path for r in search(catalogue, "sound path:radio")} == {DOG[0]}
-    assert {r.display_path for r in search(catalogue, "sound path:./tv/../tv")} == {"/tv/street.mkv"}
+    assert {r.display_path for r in search(catalogue, "sound path:./tv/../tv")} == {
+        "/tv/street.mkv"}
 
 
 def test_tags_are_normalised_as_ingest_stores_them(catalogue) -> None:

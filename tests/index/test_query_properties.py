@@ -4,7 +4,6 @@ negation and OR are exact set complement and union over the catalogue's segments
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
