@@ -88,3 +88,20 @@ def test_migration_0005_indexes_rows_stored_before(database_url: str) -> None:
         command.downgrade(_alembic_config(connection), "0004")
         command.upgrade(_alembic_config(connection), "head")
     engine.dispose()
+
+
+def test_every_writer_fills_the_search_text(catalogue) -> None:
+    from archivetag.index.keyword import keyword_hits
+    from archivetag.storage.schema import Annotation
+
+    def hits(query: str) -> list[int]:
+        with catalogue.database.sessions() as session:
+            return [i for i, _ in keyword_hits(session, parse_query(query), ["caption"], 5)]
+
+    line = {"path": "/radio/morning.mp3", "start": 0, "end": 10, "caption": "Ein Café"}
+    first = catalogue.load([line]).segment_ids[0]  # import replaces the caption: an UPDATE
+    assert hits("cafe") == [first] and hits("barks") == []
+    with catalogue.database.sessions() as session:  # the ORM, as ingest's writer stores
+        session.add(Annotation(segment_id=first, kind="caption", text="ラジオ", source="model"))
+        session.commit()
+    assert hits("ラジオ") == [first]
