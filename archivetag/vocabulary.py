@@ -2,9 +2,9 @@
 
 Ingest, annotation import and the query parser all store and look up tags through
 `normalise_tag`, so `tag:"Dog barking"` finds what the model wrote as "Dog barking" and an
-import adds no second row for a tag already known (docs/design.md of the repository: "One
-vocabulary"). Paths are carried as bytes because names need not be UTF-8; `display_path` is
-their one-line form for people.
+import adds no second row for a tag already known (README.md, "Searching"). Paths are
+carried as bytes because names need not be UTF-8; `display_path` is their one-line form for
+people.
 """
 
 from __future__ import annotations
