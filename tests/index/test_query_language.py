@@ -157,3 +157,38 @@ def test_one_score_scale_in_every_mode(catalogue) -> None:
     together = search(catalogue, "rain church bells ring", "keyword")
     assert [r.score for r in together if (r.display_path, r.start_s) == RAIN] == pytest.approx(
         [r.score for r in alone if (r.display_path, r.start_s) == RAIN])
+
+
+def test_the_stumbles_of_scripts_missing_files_scores_and_tags(imported, tmp_path: Path) -> None:
+    cli = imported
+    more = [{"path": "/zh.wav", "start": 0, "end": 10, "caption": "狗在院子里叫"},
+            {"path": "/ja.wav", "start": 0, "end": 10, "caption": "ラジオの音"},
+            {"path": "/de.wav", "start": 0, "end": 10, "caption": "Die Straßenbahn klingelt"}]
+    assert cli("annotations", "import", str(write_lines(tmp_path, more)),
+               "--allow-unknown").exit_code == 0
+    for query, path in (("狗", "/zh.wav"), ("ラジオ", "/ja.wav"), ("strassenbahn", "/de.wav")):
+        assert shown(cli("search", query, "--mode", "keyword")) == {f"{path}#t=0"}, query
+    assert len(shown(cli("search", "🐕", "--mode", "semantic", "-n", "3"))) == 3
+    assert shown(cli("search", 'tag:"Dog barking"')) == {"/radio/morning.mp3#t=0"}
+
+    from archivetag.config import load_settings
+    from archivetag.storage.database import open_database
+
+    database = open_database(load_settings().database_url())
+    with database.sessions() as session:
+        session.execute(update(MediaFile).where(MediaFile.display_path == "/radio2/evening.wav")
+                        .values(status="missing"))
+        session.commit()
+    database.engine.dispose()
+    assert shown(cli("search", "church bells")) & {"/radio2/evening.wav#t=3600"} == set()
+    assert "/radio2/evening.wav#t=3600" in shown(cli("search", "church bells",
+                                                      "--include-missing"))
+    assert shown(cli("search", "bells status:missing")) == {"/radio2/evening.wav#t=3600"}
+
+    for mode in ("semantic", "keyword", "hybrid"):
+        scores = [r["score"] for r in json.loads(cli("search", "heavy rain on a roof", "--mode",
+                                                     mode, "--json").stdout)]
+        assert scores and all(0 <= s <= 1 for s in scores), mode
+        kept = json.loads(cli("search", "heavy rain on a roof", "--mode", mode, "--json",
+                              "--min-score", "0.3").stdout)
+        assert [r["path"] for r in kept] == ["/radio/morning.mp3"], mode
