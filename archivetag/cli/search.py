@@ -15,8 +15,9 @@ QUERY_HELP = (
     'Words to rank by; "a phrase" must match as written (keyword and hybrid); -word or '
     '-"a phrase" leaves matches out; A OR B takes either; fields tag:NAME, path:DIR (relative '
     'to here), type:audio|video, duration:1m..2m, since:7d or since:2026-01-31, '
-    'status:missing; lengths and ages as 90, 1:30, 1m30s, 2h or 7d; any other word: is text. '
-    'Example: \'"church bells" -organ tag:bell OR tag:chime duration:..5m\'.')
+    'status:missing (otherwise files missing at the last scan are left out); lengths and ages '
+    'as 90, 1:30, 1m30s, 2h or 7d; any other word: is text. A query that starts with - goes '
+    'after --. Example: \'"church bells" -organ tag:bell OR tag:chime duration:..5m\'.')
 ModeFlag = Annotated[Optional[str], typer.Option(
     "--mode", help="semantic, keyword or hybrid (default: search.mode).", show_default=False)]
 LimitFlag = Annotated[Optional[int], typer.Option(
