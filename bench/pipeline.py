@@ -144,7 +144,7 @@ def rescan(files_count: int) -> None:
 
     from archivetag.config import load_settings
     from archivetag.ingest.discover import discover
-    from archivetag.ingest.names import display_path
+    from archivetag.vocabulary import display_path
     from archivetag.pipeline import options
     from archivetag.pipeline.store import provenance_row
     from archivetag.storage.database import open_database

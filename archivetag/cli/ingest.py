@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from datetime import datetime, timedelta
@@ -14,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from archivetag import units
 from archivetag.cli.common import JsonFlag, print_some, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
@@ -22,22 +22,12 @@ ModelFlag = Annotated[Optional[str], typer.Option(
     "--model", help="Checkpoint directory or hub id (overrides the model.id setting).")]
 RayAddressFlag = Annotated[Optional[str], typer.Option(
     "--ray-address", help="Join this Ray cluster (default: a local Ray; also $RAY_ADDRESS).")]
-DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 class Reprocess(str, Enum):
     none = "none"
     stale = "stale"
     all = "all"
-
-
-def parse_duration(text: str) -> float:
-    """`6h`, `90m`, `1h30m`, `45s` -> seconds."""
-    match = DURATION.match(text.strip().lower())
-    if not text.strip() or not match or not any(match.groups()):
-        raise UsageError(f"--max-runtime {text!r}: use hours, minutes and seconds such as 6h, 90m or 1h30m")
-    hours, minutes, seconds = (int(group or 0) for group in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
 
 
 def parse_until(text: str, now: datetime) -> datetime:
@@ -56,7 +46,7 @@ def ingest(
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Retry files that failed in earlier runs.")] = False,
     reprocess: Annotated[Reprocess, typer.Option("--reprocess", help="Redo stale results (other model or settings), or all.")] = Reprocess.none,
     force: Annotated[bool, typer.Option("--force", help="Go on where a root looks unmounted or most files vanished.")] = False,
-    max_runtime: Annotated[Optional[str], typer.Option("--max-runtime", help="Stop cleanly after this long, e.g. 6h or 90m.")] = None,
+    max_runtime: Annotated[Optional[str], typer.Option("--max-runtime", help="Stop cleanly after this long, e.g. 6h, 90m or 1:30:00.")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="Stop cleanly at this time of day, e.g. 06:00.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Nothing on stdout or stderr unless something failed (for cron).")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="List every file: its plan with --dry-run, its outcome otherwise.")] = False,
@@ -76,7 +66,7 @@ def ingest(
 
     deadline = None
     if max_runtime:
-        deadline = time.time() + parse_duration(max_runtime)
+        deadline = time.time() + units.seconds(max_runtime, "--max-runtime")
     if until:
         stop_at = parse_until(until, datetime.now()).timestamp()
         deadline = min(deadline or stop_at, stop_at)

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from archivetag import units
 from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
@@ -26,12 +27,11 @@ def prune(
     """Remove files marked missing, with their segments, annotations, tags and vectors."""
     from archivetag.cli.search import stderr_line
     from archivetag.index.catalogue_index import update_index
-    from archivetag.index.query import parse_since
     from archivetag.storage.lock import catalogue_lock
     from archivetag.storage.prune import prune as remove, prune_candidates, segments_to_prune
     from archivetag.storage.queries import command_line, finish_run, start_run
 
-    cutoff = parse_since(older_than) if older_than else None
+    cutoff = units.moment(older_than, "--older-than") if older_than else None
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not json_output
     if not (dry_run or yes or interactive):
         raise UsageError("prune deletes results: pass --yes (or --dry-run to see what it "

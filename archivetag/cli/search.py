@@ -11,8 +11,13 @@ from archivetag.cli.common import settings_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
 
-QUERY_HELP = ('Words to search for; "quoted phrases" must match exactly (keyword and hybrid); '
-              "filter terms tag:NAME path:PREFIX type:audio|video duration:MIN..MAX since:DATE.")
+QUERY_HELP = (
+    'Words to rank by; "a phrase" must match as written (keyword and hybrid); -word or '
+    '-"a phrase" leaves matches out; A OR B takes either; fields tag:NAME, path:DIR (relative '
+    'to here), type:audio|video, duration:1m..2m, since:7d or since:2026-01-31, '
+    'status:missing (otherwise files missing at the last scan are left out); lengths and ages '
+    'as 90, 1:30, 1m30s, 2h or 7d; any other word: is text. A query that starts with - goes '
+    'after --. Example: \'"church bells" -organ tag:bell OR tag:chime duration:..5m\'.')
 ModeFlag = Annotated[Optional[str], typer.Option(
     "--mode", help="semantic, keyword or hybrid (default: search.mode).", show_default=False)]
 LimitFlag = Annotated[Optional[int], typer.Option(
@@ -25,31 +30,37 @@ def stderr_line(message: str) -> None:
 
 
 def make_request(query: str, mode: str | None, limit: int | None, settings: Settings,
-                 flags=None, min_score: float | None = None):
-    """The SearchRequest for a query and the search flags (shared with `export --query`)."""
-    from archivetag.index.query import parse_query, with_filters
+                 flags: tuple = (), min_score: float | None = None,
+                 include_missing: bool = False):
+    """The SearchRequest for a query and the search flags (shared with `export --query`);
+    `flags` are filter nodes (archivetag/index/filters.py) the results must all pass."""
+    import math
+
+    from archivetag.index.query import parse_query
     from archivetag.index.search import MODES, SearchRequest
 
     mode = mode or settings["search.mode"]
     if mode not in MODES:
         raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
-    parsed = parse_query(query)
-    if flags is not None:
-        parsed = with_filters(parsed, flags)
+    if min_score is not None and not (math.isfinite(min_score) and 0 <= min_score <= 1):
+        raise UsageError(f"--min-score {min_score}: give a score from 0 to 1")
+    parsed = parse_query(query, tuple(flags), include_missing)
     return SearchRequest(parsed, mode, limit or settings["search.limit"], min_score)
 
 
 def flag_filters(tag: list[str], path: list[str], media_type: str | None,
-                  duration: str | None, since: str | None):
+                 duration: str | None, since: str | None) -> tuple:
+    """The filter flags as nodes: every --tag, any --path, the rest as given (also the web
+    page's form fields)."""
+    from archivetag.index import filters as f
     from archivetag.index import query as q
 
-    return q.Filters(
-        tags=tuple(q.parse_tag(t) for t in tag),
-        paths=tuple(q.parse_path(p) for p in path),
-        media_type=q.parse_type(media_type) if media_type else None,
-        duration=q.parse_duration(duration) if duration else None,
-        since=q.parse_since(since) if since else None,
-    )
+    nodes = [q.parse_tag(t, "--tag") for t in tag]
+    nodes += [f.Or(tuple(q.parse_path(p, "--path") for p in path))] if path else []
+    nodes += [q.parse_type(media_type, "--type")] if media_type is not None else []
+    nodes += [q.parse_duration(duration, "--duration")] if duration is not None else []
+    nodes += [q.parse_since(since, "--since")] if since is not None else []
+    return tuple(nodes)
 
 
 @settings_options
@@ -61,9 +72,10 @@ def search(
     tag: Annotated[list[str], typer.Option("--tag", help="Segments with this tag (repeatable: all).")] = [],
     path: Annotated[list[str], typer.Option("--path", help="Files under this path (repeatable: any).")] = [],
     media_type: Annotated[Optional[str], typer.Option("--type", help="audio or video.", show_default=False)] = None,
-    duration: Annotated[Optional[str], typer.Option("--duration", help="File length in seconds: MIN..MAX, ..MAX, MIN.. .", show_default=False)] = None,
+    duration: Annotated[Optional[str], typer.Option("--duration", help="File length: MIN..MAX, ..MAX, MIN.. or EXACT, each as 90, 1:30, 1m30s or 2h.", show_default=False)] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="Files first seen since: 2026-01-31, 7d, 12h.", show_default=False)] = None,
-    min_score: Annotated[Optional[float], typer.Option("--min-score", help="Drop results scoring below this (the mode's scale).", show_default=False)] = None,
+    include_missing: Annotated[bool, typer.Option("--include-missing", help="Also files gone from disk at the last scan (status:missing: only those).")] = False,
+    min_score: Annotated[Optional[float], typer.Option("--min-score", help="Drop results scoring below this, 0..1, the same scale in every mode.", show_default=False)] = None,
     files: Annotated[bool, typer.Option("--files", help="Group by file: the best segments of each file.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
@@ -80,7 +92,8 @@ def search(
     from archivetag.index.search import Searcher
 
     request = make_request(query, mode, limit, settings,
-                           flag_filters(tag, path, media_type, duration, since), min_score)
+                           flag_filters(tag, path, media_type, duration, since), min_score,
+                           include_missing)
     if files:  # enough segments to fill the files asked for
         from dataclasses import replace
 

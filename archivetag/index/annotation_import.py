@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 
 from archivetag.index.annotation_lines import AnnotationLine, BadLine, read_lines
 from archivetag.index.vectors import chunks
-from archivetag.ingest.names import display_path
-from archivetag.storage.queries import normalise_tag
 from archivetag.storage.schema import Annotation, MediaFile, Segment, SegmentTag, Tag
+from archivetag.storage.search_text import search_text
+from archivetag.vocabulary import display_path, normalise_tag
 
 BATCH_LINES = 2000  # records per transaction
 KEY_BATCH = 200  # (file, source, start, end) keys per IN (…): 800 parameters
@@ -155,7 +155,8 @@ def _annotate(session: Session, keyed: dict[tuple, AnnotationLine], segment_ids:
     texts = {(segment_ids[key], kind): text for key, line in keyed.items()
              for kind, text in (("caption", line.caption),
                                 ("tags", "; ".join(line.tags) or None))}
-    updated = [{"id": old[k], "text": t} for k, t in texts.items() if t is not None and k in old]
+    updated = [{"id": old[k], "text": t, "search_text": search_text(t)}
+               for k, t in texts.items() if t is not None and k in old]
     dropped = [old[k] for k, t in texts.items() if t is None and k in old]
     old_tag_annotations = [old[k] for k in old if k[1] == "tags"]
     for chunk in chunks(old_tag_annotations):

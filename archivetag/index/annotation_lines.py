@@ -2,7 +2,7 @@
 the cues of a WebVTT or SubRip file, with the media file they belong to, give the same records).
 
 A record is `path`, `path_base64`, `start`, `end`, `caption`, `tags`, `source`:
-- `path` is the display form of the media path (archivetag/ingest/names.py: one line, bytes
+- `path` is the display form of the media path (archivetag/vocabulary.py: one line, bytes
   that are not UTF-8 as `\\xNN`); `path_base64` is the path's bytes in base64, written only
   when the display form cannot be turned back into the path (a name that is not UTF-8, or holds
   a newline or another control character). On import `path_base64`, when given, is the path,
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from archivetag.ingest.names import display_path
+from archivetag.vocabulary import display_path
 from archivetag.storage.schema import storable_text
 
 FIELDS = ("path", "path_base64", "start", "end", "caption", "tags", "source")

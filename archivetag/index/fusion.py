@@ -1,11 +1,17 @@
-"""Fusing semantic and keyword evidence into one ranking (pure functions).
+"""Scores on one absolute 0..1 scale in every mode, and the fusion of semantic and keyword
+evidence into one ranking (pure functions).
 
+    semantic  cosine similarity of the query and segment embeddings, below 0 taken as 0
+    keyword   the backend's raw score mapped by a fixed curve, raw / (raw + half), so `half`
+              scores 0.5 (archivetag/index/keyword.py: `HALF_SCORE`, one constant per backend)
+    hybrid    (semantic + weight * keyword) / (1 + weight)
+
+No score depends on the other hits of the query (none is divided by the query's best), so
+`--min-score 0.4` means the same in every mode and for every query (README.md, "Searching").
 Plain reciprocal-rank fusion throws the scores away and was measured worse than MiniLM alone
-on Clotho. Here every candidate (the union of both top lists) is scored by its exact cosine
-similarity to the query plus a bounded keyword bonus: `cosine + weight * bm25 / best_bm25`.
-The keyword side can lift a lexically exact match past near-misses but cannot push a
-semantically unrelated one far up; `weight` (search.keyword_weight) was tuned on one half of
-the dev sets and checked on the other (bench/search_quality.py, docs/performance.md).
+on Clotho; here the keyword side can lift a lexically exact match past near-misses but cannot
+push a semantically unrelated one far up. `weight` (search.keyword_weight) was tuned on one
+half of the dev sets and checked on the other (bench/search_quality.py, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -18,33 +24,39 @@ SEMANTIC, KEYWORD, BOTH = "semantic", "keyword", "both"
 @dataclass(frozen=True)
 class Scored:
     segment_id: int
-    score: float
+    score: float  # 0..1, see the module's docstring
     reason: str  # semantic, keyword or both: what found it
 
 
+def cosine_score(cosine: float) -> float:
+    """A cosine similarity (-1..1) on the 0..1 scale: negative similarity is no similarity."""
+    return min(max(cosine, 0.0), 1.0)
+
+
 def only_semantic(neighbours: list[tuple[int, float]]) -> list[Scored]:
-    return [Scored(i, s, SEMANTIC) for i, s in neighbours]
+    """(segment id, cosine) best first -> Scored."""
+    return [Scored(i, cosine_score(s), SEMANTIC) for i, s in neighbours]
 
 
 def only_keyword(hits: list[tuple[int, float]]) -> list[Scored]:
+    """(segment id, keyword score 0..1) best first -> Scored."""
     return [Scored(i, s, KEYWORD) for i, s in hits]
 
 
 def fuse(cosines: dict[int, float], semantic_top: set[int], keyword: dict[int, float],
          weight: float) -> list[Scored]:
-    """Candidates ranked by cosine + weight * normalised keyword score, best first.
+    """Candidates ranked by (cosine + weight * keyword score) / (1 + weight), best first.
 
     `cosines` holds every candidate's cosine; `semantic_top` the ids the vector search
-    returned; `keyword` the keyword matches with their raw scores (higher is better).
+    returned; `keyword` the keyword matches with their 0..1 scores.
     """
-    best = max(keyword.values(), default=0.0)
     scored = []
     for segment_id, cosine in cosines.items():
-        bonus = weight * keyword[segment_id] / best if segment_id in keyword and best > 0 else 0.0
+        bonus = weight * keyword.get(segment_id, 0.0)
         if segment_id in keyword:
             reason = BOTH if segment_id in semantic_top else KEYWORD
         else:
             reason = SEMANTIC
-        scored.append(Scored(segment_id, cosine + bonus, reason))
+        scored.append(Scored(segment_id, (cosine_score(cosine) + bonus) / (1 + weight), reason))
     scored.sort(key=lambda s: (-s.score, s.segment_id))
     return scored

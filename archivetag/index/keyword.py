@@ -1,26 +1,37 @@
 """Keyword search: SQLite FTS5 (BM25) or PostgreSQL full-text search (ts_rank_cd).
 
-The user's text never reaches the full-text syntax as written: it is cut into words, and
-each word or phrase is quoted (FTS5) or passed as a bound parameter to plainto_tsquery /
-phraseto_tsquery (PostgreSQL), so `"`, `*`, `NEAR(`, `'; DROP` are only characters. Words
-are OR-ed (BM25 ranks documents by how many and how rare), phrases are required.
+Queries and indexed text go through one normaliser (archivetag/storage/search_text.py), so
+every script is found the same way on both databases. The user's text never reaches the
+full-text syntax as written: it is cut into those tokens, and each token or phrase is quoted
+(FTS5) or passed as a bound parameter to plainto_tsquery / phraseto_tsquery (PostgreSQL), so
+`"`, `*`, `NEAR(`, `'; DROP` are only characters. Words are OR-ed (BM25 ranks documents by
+how many and how rare), phrases are required. Scores are mapped to 0..1 by a fixed curve
+(archivetag/index/fusion.py).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-
 from functools import reduce
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Float, Integer, Select, column, func, literal_column, select, text
+from sqlalchemy import (Boolean, ColumnElement, Float, Integer, Select, column, func, literal,
+                        literal_column, select, table, text)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
-from archivetag.index.query import ParsedQuery
 from archivetag.storage.schema import Annotation
+from archivetag.storage.search_text import tokens
 
-_WORD = re.compile(r"\w+")
+if TYPE_CHECKING:
+    from archivetag.index.query import ParsedQuery
+
 # Words too common to rank by; dropped from the OR-list unless nothing else is left.
+# The raw score that maps to 0.5 on the 0..1 scale (archivetag/index/fusion.py): the median
+# of the best hit's raw score over 600 dev queries per set (bench data of docs/performance.md,
+# measured 2026-11-30: SQLite -bm25() 10.3 Clotho / 10.5 AudioCaps; PostgreSQL ts_rank_cd 0.3).
+CONFIGURATION = literal_column("'archivetag_search'")  # PostgreSQL, made by migration 0005
+HALF_SCORE = {"sqlite": 10.0, "postgresql": 0.3}
 STOP_WORDS = frozenset(
     "a an and are as at be by for from has in is it its of on or that the then there this "
     "to was were while with".split()
@@ -38,9 +49,9 @@ class KeywordTerms:
 
 
 def keyword_terms(query: ParsedQuery) -> KeywordTerms:
-    words = [w.lower() for w in _WORD.findall(query.text)]
+    words = tokens(query.text)
     ranked = [w for w in words if w not in STOP_WORDS] or words
-    phrases = tuple(tuple(w.lower() for w in _WORD.findall(p)) for p in query.phrases)
+    phrases = tuple(tokens(p) for p in query.phrases)
     return KeywordTerms(tuple(dict.fromkeys(ranked)), tuple(p for p in phrases if p))
 
 
@@ -49,6 +60,35 @@ def fts5_expression(terms: KeywordTerms) -> str:
     required = [f'"{" ".join(phrase)}"' for phrase in terms.phrases]
     ranked = " OR ".join(f'"{word}"' for word in terms.words)
     return " AND ".join(required + ([f"({ranked})"] if ranked else []))
+
+
+class _Holds(ColumnElement):
+    """True for an annotation whose text holds `words` in a row; compiled per dialect."""
+
+    type = Boolean()
+    inherit_cache = False  # the words are a Python value, not a bound column
+
+    def __init__(self, words: tuple[str, ...]) -> None:
+        self.words = words
+
+
+@compiles(_Holds, "sqlite")
+def _holds_fts5(element: _Holds, compiler, **kw) -> str:
+    fts = table("annotations_fts", column("rowid"))
+    phrase = fts5_expression(KeywordTerms((), (element.words,)))
+    return compiler.process(Annotation.id.in_(select(fts.c.rowid).where(
+        literal_column("annotations_fts").op("MATCH")(literal(phrase)))), **kw)
+
+
+@compiles(_Holds, "postgresql")
+def _holds_tsquery(element: _Holds, compiler, **kw) -> str:
+    return compiler.process(func.to_tsvector(CONFIGURATION, Annotation.search_text).op("@@")(
+        func.phraseto_tsquery(CONFIGURATION, literal(" ".join(element.words)))), **kw)
+
+
+def matching_segments(words: tuple[str, ...]) -> Select:
+    """The ids of the segments with an annotation (of any kind) holding `words` in a row."""
+    return select(Annotation.segment_id).where(_Holds(words))
 
 
 def _sqlite_ranked(terms: KeywordTerms):
@@ -66,13 +106,13 @@ def _sqlite_ranked(terms: KeywordTerms):
 
 
 def _postgres_ranked(terms: KeywordTerms):
-    """The same for PostgreSQL: the expression matches the GIN index of migration 0002."""
-    english = literal_column("'english'")
-    required = [func.phraseto_tsquery(english, " ".join(phrase)) for phrase in terms.phrases]
-    ranked = [func.plainto_tsquery(english, word) for word in terms.words]
+    """The same for PostgreSQL: the expression matches the GIN index of migration 0005."""
+    required = [func.phraseto_tsquery(CONFIGURATION, " ".join(phrase))
+                for phrase in terms.phrases]
+    ranked = [func.plainto_tsquery(CONFIGURATION, word) for word in terms.words]
     parts = required + ([reduce(lambda a, b: a.op("||")(b), ranked)] if ranked else [])
     tsquery = reduce(lambda a, b: a.op("&&")(b), parts)
-    document = func.to_tsvector(english, Annotation.text)
+    document = func.to_tsvector(CONFIGURATION, Annotation.search_text)
     return (select(Annotation.segment_id,
                    func.max(func.ts_rank_cd(document, tsquery)).label("score"))
             .where(document.op("@@")(tsquery)))
@@ -80,7 +120,8 @@ def _postgres_ranked(terms: KeywordTerms):
 
 def keyword_hits(session: Session, query: ParsedQuery, fields: list[str], limit: int,
                  allowed: Select | None = None) -> list[tuple[int, float]]:
-    """(segment id, score) of the best keyword matches, best first; score: higher is better."""
+    """(segment id, score) of the best keyword matches, best first; score 0..1, the raw
+    backend score mapped by raw / (raw + HALF_SCORE), the same for every query."""
     terms = keyword_terms(query)
     if terms.empty:
         return []
@@ -91,4 +132,6 @@ def keyword_hits(session: Session, query: ParsedQuery, fields: list[str], limit:
         statement = statement.where(Annotation.segment_id.in_(allowed))
     statement = (statement.group_by(Annotation.segment_id)
                  .order_by(literal_column("score").desc(), Annotation.segment_id).limit(limit))
-    return [(int(segment_id), float(score)) for segment_id, score in session.execute(statement)]
+    half = HALF_SCORE[session.get_bind().dialect.name]
+    return [(int(segment_id), max(float(raw), 0.0) / (max(float(raw), 0.0) + half))
+            for segment_id, raw in session.execute(statement)]

@@ -1,14 +1,19 @@
-"""The query language: free text, "quoted phrases", and beets-style filter terms.
+"""The query language of `search`, `export --query` and the web page (README.md, "Searching").
 
-    QUERY   := (PHRASE | FILTER | WORD)*
-    PHRASE  := "…"                      must appear as written (keyword and hybrid modes)
-    FILTER  := NAME ":" (VALUE | "…")   NAME one of tag, path, type, duration, since
-    WORD    := anything else
+    QUERY := GROUP*                      groups must all hold (AND)
+    GROUP := TERM ("OR" TERM)*           OR in capitals joins neighbouring terms
+    TERM  := ["-"] (PHRASE | FIELD | WORD)   "-" negates the term
+    PHRASE:= "…"                         the words in a row
+    FIELD := NAME ":" (VALUE | "…")      NAME one of FIELDS, in any case
+    WORD  := anything else               `Side A:`, `Bach:` and URLs too: unknown names are text
 
-`tag:dog` (every tag given must be on the segment), `path:/radio` (the file is that path or
-lies under it; several: any of them), `type:audio|video`, `duration:10..60` (file length in
-seconds; either end may be left out), `since:2026-01-01` or `since:7d` (files first seen
-since then). The command-line flags of the same names add to what the query says.
+Words and phrases are what the search ranks by; a phrase must also match as written (keyword
+and hybrid modes); `-word`, `-"phrase"` and every field become filter nodes
+(archivetag/index/filters.py). Fields: `tag:dog` (normalised like ingest's tags), `path:DIR`
+(the file or a folder; relative to the current directory), `type:audio|video`,
+`duration:1m..2m` and `since:7d` (units as archivetag/units.py reads them), `status:missing`.
+Files missing since the last scan are left out unless the query names a `status:`.
+A refusal is a QueryError whose one-line message names the part; nothing else is raised.
 Pure functions: nothing here touches the database.
 """
 
@@ -16,20 +21,23 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from archivetag import units
 from archivetag.errors import UsageError
-from archivetag.storage.queries import normalise_tag
+from archivetag.index import filters as f
+from archivetag.storage.schema import FILE_STATUSES
+from archivetag.storage.search_text import tokens
+from archivetag.vocabulary import normalise_tag
 
 MAX_QUERY_CHARS = 1000
-FILTER_NAMES = ("tag", "path", "type", "duration", "since")
 MEDIA_TYPES = ("audio", "video")
-_TOKEN = re.compile(r'"(?P<phrase>[^"]*)"'
-                    r'|(?P<name>[A-Za-z]+):(?:"(?P<quoted>[^"]*)"|(?P<value>\S*))'
-                    r"|(?P<word>\S+)")
+_TOKEN = re.compile(r'(?P<neg>-)?(?:"(?P<phrase>[^"]*)"'
+                    r'|(?P<name>[A-Za-z]+):(?:"(?P<quoted>[^"]*)"|(?P<value>\S+))'
+                    r"|(?P<word>\S+))")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_RELATIVE = re.compile(r"(\d+)([dwh])")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class QueryError(UsageError):
@@ -37,127 +45,136 @@ class QueryError(UsageError):
 
 
 @dataclass(frozen=True)
-class Filters:
-    tags: tuple[str, ...] = ()  # normalised; all required
-    paths: tuple[bytes, ...] = ()  # any of them, as a file or a folder prefix
-    media_type: str | None = None
-    duration: tuple[float | None, float | None] | None = None
-    since: datetime | None = None
+class ParsedQuery:
+    text: str  # the words and phrases to rank by ("" when only filters were given)
+    phrases: tuple[str, ...] = ()  # phrases every result must hold
+    filters: f.And = field(default_factory=f.And)
 
-    @property
-    def active(self) -> bool:
-        return bool(self.tags or self.paths or self.media_type or self.duration or self.since)
 
-    def merged(self, other: Filters) -> Filters:
-        return Filters(
-            tags=tuple(dict.fromkeys(self.tags + other.tags)),
-            paths=tuple(dict.fromkeys(self.paths + other.paths)),
-            media_type=_agree("type", self.media_type, other.media_type),
-            duration=_agree("duration", self.duration, other.duration),
-            since=_agree("since", self.since, other.since),
-        )
+def _text(value: str, what: str) -> str:
+    if _SURROGATE.search(value):
+        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise QueryError(f"{what} '{shown}' holds bytes that are not UTF-8 text")
+    return value
+
+
+def parse_tag(value: str, what: str = "tag:") -> f.Node:
+    tag = normalise_tag(_text(value, what))
+    if not tag:
+        raise QueryError(f"{what} needs a tag name")
+    return f.HasTag(tag)
+
+
+def parse_path(value: str, what: str = "path:") -> f.Node:
+    if not value:
+        raise QueryError(f"{what} needs a file or folder")
+    return f.UnderPath(os.fsencode(os.path.abspath(os.path.expanduser(value))))
+
+
+def parse_type(value: str, what: str = "type:") -> f.Node:
+    if value.lower() not in MEDIA_TYPES:
+        raise QueryError(f"{what} must be audio or video, not {_shown(value)!r}")
+    return f.MediaType(value.lower())
+
+
+def parse_status(value: str, what: str = "status:") -> f.Node:
+    if value.lower() not in FILE_STATUSES:
+        raise QueryError(f"{what} must be one of {', '.join(FILE_STATUSES)}, "
+                         f"not {_shown(value)!r}")
+    return f.Status(value.lower())
+
+
+def parse_duration(value: str, what: str = "duration:") -> f.Node:
+    try:
+        return f.Duration(*units.seconds_range(_shown(value), what))
+    except UsageError as error:
+        raise QueryError(str(error)) from None
+
+
+def parse_since(value: str, what: str = "since:") -> f.Node:
+    try:
+        return f.Since(units.moment(_shown(value), what))
+    except UsageError as error:
+        raise QueryError(str(error)) from None
+
+
+FIELDS: dict[str, Callable[[str], f.Node]] = {
+    "tag": parse_tag, "path": parse_path, "type": parse_type, "duration": parse_duration,
+    "since": parse_since, "status": parse_status}
+
+
+def _shown(value: str) -> str:
+    """`value` printable in a message (bytes that are not UTF-8 as \\xNN)."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
-class ParsedQuery:
-    text: str  # the words and phrases to search for, filters removed
-    phrases: tuple[str, ...] = ()
-    filters: Filters = field(default_factory=Filters)
+class _Term:
+    rank: str = ""  # text to rank by
+    node: f.Node | None = None  # what it requires, as a filter
+    phrase: bool = False
 
 
-def _agree(name: str, first, second):
-    if first is not None and second is not None and first != second:
-        raise QueryError(f"'{name}' is given twice with different values")
-    return first if first is not None else second
+def _term(token: re.Match) -> _Term:
+    negated = token["neg"] is not None
+    if token["name"] is not None and token["name"].lower() in FIELDS:
+        value = token["quoted"] if token["quoted"] is not None else token["value"]
+        node = FIELDS[token["name"].lower()](value)
+        return _Term(node=f.Not(node) if negated else node)
+    if token["phrase"] is not None:
+        phrase = " ".join(_text(token["phrase"], "the phrase").split())
+        if not phrase:
+            return _Term()
+        if negated:
+            return _Term(node=f.Not(f.Words(tokens(phrase))))
+        return _Term(rank=phrase, node=f.Words(tokens(phrase)), phrase=True)
+    word = _text(token[0][1:] if negated else token[0], "the word")
+    if negated and tokens(word):
+        return _Term(node=f.Not(f.Words(tokens(word))))
+    return _Term(rank=token[0])  # a lone "-", or a negated emoji: kept as written
 
 
-def parse_tag(value: str) -> str:
-    tag = normalise_tag(value)
-    if not tag:
-        raise QueryError("tag: needs a tag name")
-    return tag
+def _groups(raw: str) -> list[list[_Term]]:
+    groups: list[list[_Term]] = []
+    joining = False
+    for token in _TOKEN.finditer(raw):
+        if token[0] == "OR" and groups and not joining:
+            joining = True
+            continue
+        term = _term(token)
+        if joining:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        joining = False
+    if joining:  # a trailing OR is a word
+        groups.append([_Term(rank="OR")])
+    return groups
 
 
-def parse_path(value: str) -> bytes:
-    if not value:
-        raise QueryError("path: needs a path prefix")
-    return os.fsencode(os.path.expanduser(value))
-
-
-def parse_type(value: str) -> str:
-    if value.lower() not in MEDIA_TYPES:
-        raise QueryError(f"type: must be audio or video, not {value!r}")
-    return value.lower()
-
-
-def parse_duration(value: str) -> tuple[float | None, float | None]:
-    """`10..60`, `..30`, `60..` or `45` (exactly): seconds."""
-    low, dots, high = value.partition("..")
-    try:
-        bounds = (float(low) if low else None, float(high) if high else None)
-    except ValueError:
-        raise QueryError(f"duration: must be seconds like 10..60, ..30 or 60.., not {value!r}")
-    if not dots:
-        bounds = (bounds[0], bounds[0])
-    if bounds == (None, None) or (None not in bounds and bounds[0] > bounds[1]):
-        raise QueryError(f"duration: {value!r} is not a range of seconds like 10..60")
-    return bounds
-
-
-def parse_since(value: str, now: datetime | None = None) -> datetime:
-    """An ISO date or time (UTC unless it says otherwise), or `3d`, `2w`, `12h` ago."""
-    now = now or datetime.now(timezone.utc)
-    relative = _RELATIVE.fullmatch(value)
-    if relative:
-        amount, unit = int(relative[1]), relative[2]
-        return now - timedelta(**{{"d": "days", "w": "weeks", "h": "hours"}[unit]: amount})
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise QueryError(f"since: must be a date like 2026-01-31 or an age like 7d, not "
-                         f"{value!r}") from None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
-_PARSERS = {"tag": parse_tag, "path": parse_path, "type": parse_type,
-            "duration": parse_duration, "since": parse_since}
-
-
-def _filter_term(name: str, value: str) -> Filters:
-    key = name.lower()
-    if key not in _PARSERS:
-        raise QueryError(f"unknown filter '{name}:' (known: "
-                         f"{', '.join(n + ':' for n in FILTER_NAMES)})")
-    parsed = _PARSERS[key](value)
-    return {"tag": lambda: Filters(tags=(parsed,)),
-            "path": lambda: Filters(paths=(parsed,)),
-            "type": lambda: Filters(media_type=parsed),
-            "duration": lambda: Filters(duration=parsed),
-            "since": lambda: Filters(since=parsed)}[key]()
-
-
-def parse_query(raw: str) -> ParsedQuery:
-    """Splits a query into search text, exact phrases and filters; QueryError when malformed."""
+def parse_query(raw: str, flags: tuple[f.Node, ...] = (),
+                include_missing: bool = False) -> ParsedQuery:
+    """The query `raw` and the filter flags of the command (`flags`, all required) as one
+    ParsedQuery; QueryError when malformed or empty. Missing files are left out unless
+    `include_missing` or a `status:` term says otherwise."""
     if len(raw) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(raw)} characters long; at most {MAX_QUERY_CHARS}")
     raw = _CONTROL.sub(" ", raw)
     if raw.count('"') % 2:  # an unbalanced quote is taken as a plain character
         raw = raw[::-1].replace('"', " ", 1)[::-1]
-    words, phrases, filters = [], [], Filters()
-    for token in _TOKEN.finditer(raw):
-        if token["phrase"] is not None:
-            phrase = " ".join(token["phrase"].split())
-            if phrase:
-                phrases.append(phrase)
-                words.append(phrase)
-        elif token["name"] is not None:
-            value = token["quoted"] if token["quoted"] is not None else token["value"]
-            filters = filters.merged(_filter_term(token["name"], value))
-        else:
-            words.append(token["word"])
-    return ParsedQuery(text=" ".join(words), phrases=tuple(phrases), filters=filters)
-
-
-def with_filters(query: ParsedQuery, flags: Filters) -> ParsedQuery:
-    return replace(query, filters=query.filters.merged(flags))
+    ranked, phrases, nodes = [], [], list(flags)
+    for group in _groups(raw):
+        ranked += [term.rank for term in group if term.rank]
+        if len(group) == 1:
+            term = group[0]
+            phrases += [term.rank] if term.phrase else []
+            nodes += [term.node] if term.node and not term.phrase else []
+        elif any(term.node for term in group):
+            nodes.append(f.Or(tuple(term.node or f.Words(tokens(term.rank)) for term in group)))
+    if not ranked and not nodes:
+        raise QueryError("the query is empty: give words to search for, or filters")
+    text = _text(" ".join(ranked), "the query")
+    filters = f.And(tuple(nodes))
+    if not include_missing and not f.mentions(filters, f.Status):
+        filters = f.And((*nodes, f.PRESENT))
+    return ParsedQuery(text=text, phrases=tuple(phrases), filters=filters)

@@ -9,8 +9,7 @@ index's own search, the full-text query, and lookups of the candidates it found 
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -20,17 +19,17 @@ from sqlalchemy.orm import Session
 from archivetag.config import Settings
 from archivetag.index import fusion
 from archivetag.index.catalogue_index import Notify
-from archivetag.index.filters import allowed_segments
+from archivetag.index.filters import allowed_segments, needed
 from archivetag.index.index_view import IndexView, open_view, vectors_now
 from archivetag.index.keyword import keyword_hits
 from archivetag.index.query import ParsedQuery, QueryError
 from archivetag.index.vectors import chunks
 from archivetag.storage.database import Database
 from archivetag.storage.schema import Annotation, MediaFile, Segment, SegmentTag, Tag
+from archivetag.storage.search_text import tokens
 
 MODES = ("semantic", "keyword", "hybrid")
 MIN_CANDIDATES = 100  # each side's depth before fusion
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -64,11 +63,11 @@ def _query_embedder(model: str):
 
 
 def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+    return list(tokens(text))
 
 
 def contains_phrase(text: str, phrase: str) -> bool:
-    """Whether the words of `phrase` occur in `text` in a row (case and punctuation aside)."""
+    """Whether the keyword tokens of `phrase` occur in `text` in a row."""
     words, wanted = _words(text), _words(phrase)
     return any(words[i:i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1))
 
@@ -90,12 +89,12 @@ class Searcher:
         query = request.query
         if request.mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}, not {request.mode!r}")
-        if not _words(query.text):
-            if not query.filters.active:
-                raise QueryError("the query is empty: give words to search for, or filters")
+        if not query.text.strip():  # filters alone (the parser refuses an empty query)
             return self._filtered_only(request)
         depth = max(MIN_CANDIDATES, 5 * request.limit)
         with self.database.sessions() as session:
+            query = replace(query, filters=needed(query.filters, session))
+            request = replace(request, query=query)
             scored = self._rank(session, request, depth)
             if request.min_score is not None:
                 scored = [s for s in scored if s.score >= request.min_score]

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archivetag.index.annotation_export import ExportRecord
-from archivetag.ingest.names import display_path
+from archivetag.vocabulary import display_path
 from archivetag.storage.schema import Root, storable_text
 
 UNROOTED = "_unrooted"

@@ -21,7 +21,7 @@ from archivetag.ingest.fingerprint import (
     fingerprint,
 )
 from archivetag.ingest.globs import GlobSet
-from archivetag.ingest.names import display_path
+from archivetag.vocabulary import display_path
 
 # Folders that NAS boxes and operating systems fill with thumbnails, trash and metadata.
 SYSTEM_FOLDERS = frozenset(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from archivetag.errors import UserError
 from archivetag.ingest.discover import Candidate, Problem
-from archivetag.ingest.names import display_path
+from archivetag.vocabulary import display_path
 from archivetag.storage.schema import MediaFile, Root
 
 MOST = 0.5  # more than this share of a root's files missing at once is taken for an outage

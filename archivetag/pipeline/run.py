@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from archivetag.config import Settings
 from archivetag.ingest.discover import discover
 from archivetag.ingest.fingerprint import content_hash
-from archivetag.ingest.names import display_path
+from archivetag.vocabulary import display_path
 from archivetag.ingest.outcome import Outcome
 from archivetag.pipeline import options as build
 from archivetag.pipeline.faults import arm_timed_fault, fault_point

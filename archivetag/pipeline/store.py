@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archivetag.ingest.discover import Candidate
-from archivetag.ingest.names import display_path
+from archivetag.vocabulary import display_path
 from archivetag.ingest.outcome import Outcome
 from archivetag.pipeline.faults import fault_point
 from archivetag.pipeline.results import FileResult, TaggedSegment

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from archivetag.pipeline.decoding import SegmentAudio
 from archivetag.pipeline.faults import segment_fault
 from archivetag.pipeline.results import TaggedSegment
-from archivetag.tagger.tasks import Task, normalise_tag, parse_tags
+from archivetag.tagger.tasks import Task, parse_tags
+from archivetag.vocabulary import normalise_tag
 
 
 @dataclass(frozen=True)

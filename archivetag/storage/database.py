@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from archivetag.errors import UserError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 """The newest migration: a database at it opens without loading Alembic (a search must start
 fast). tests/test_storage.py checks that this is Alembic's head."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000

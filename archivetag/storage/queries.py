@@ -22,7 +22,6 @@ from archivetag.storage.schema import (
     Segment,
     SegmentTag,
     Tag,
-    storable_text,
     utcnow,
 )
 
@@ -152,11 +151,6 @@ def command_line() -> list[str]:
         elif position and arguments[position - 1] == "--db":
             arguments[position] = safe_url(argument)
     return arguments
-
-
-def normalise_tag(name: str) -> str:
-    """A tag as stored in `tags.name`: lower case, single spaces, no control characters."""
-    return " ".join(storable_text(name).lower().split())
 
 
 def tag_ids(session: Session, names: list[str]) -> dict[str, int]:

@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from archivetag.storage.search_text import search_text
+
 FILE_STATUSES = ("pending", "done", "failed", "skipped", "missing")
 RUN_STATUSES = ("running", "done", "failed", "interrupted")
 
@@ -69,6 +71,10 @@ class CleanText(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         return None if value is None else storable_text(value)
+
+
+def _search_text_of_row(context) -> str | None:
+    return search_text(context.get_current_parameters().get("text"))
 
 
 def utcnow() -> datetime:
@@ -200,6 +206,9 @@ class Annotation(Base):
     segment_id: Mapped[int] = mapped_column(BigId, ForeignKey("segments.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))  # caption | tags | transcript | …
     text: Mapped[str] = mapped_column(CleanText)
+    # `text` as keyword search indexes it (archivetag/storage/search_text.py); every insert
+    # fills it from `text`, and an update of `text` must set it too (migration 0005).
+    search_text: Mapped[str | None] = mapped_column(Text, default=_search_text_of_row)
     source: Mapped[str] = mapped_column(CleanText)
     provenance_id: Mapped[int | None] = mapped_column(ForeignKey("provenances.id"))
     imported: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from archivetag.vocabulary import normalise_tag
+
 TASK_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
@@ -43,35 +45,13 @@ def _built_in_tasks() -> dict[str, Task]:
 DEFAULT_TASKS: dict[str, Task] = _built_in_tasks()
 """Built-in tasks, as declared in default.toml; caption and tags run by default."""
 
-TAG_SYNONYMS = {
-    "man speaking": "male speech, man speaking",
-    "male speech": "male speech, man speaking",
-    "woman speaking": "female speech, woman speaking",
-    "female speech": "female speech, woman speaking",
-    "child speaking": "child speech, kid speaking",
-    "child speech": "child speech, kid speaking",
-    "talking": "speech",
-    "speaking": "speech",
-    "dog barking": "bark",
-    "barking": "bark",
-    "automobile": "car",
-    "rain on surface": "raindrop",
-}
-"""Common variants of AudioSet names, mapped to the AudioSet name (both lower-case)."""
-
 
 @dataclass(frozen=True)
 class Tags:
-    """Tags as the model wrote them and as stored for search (lower-case, synonyms merged)."""
+    """Tags as the model wrote them and as stored for search (archivetag/vocabulary.py)."""
 
     raw: tuple[str, ...]
     normalised: tuple[str, ...]
-
-
-def normalise_tag(tag: str) -> str:
-    """Lower-case, single spaces, AudioSet name for a known synonym."""
-    text = " ".join(tag.casefold().split())
-    return TAG_SYNONYMS.get(text, text)
 
 
 def unique(items: list[str]) -> tuple[str, ...]:

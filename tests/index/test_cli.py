@@ -58,7 +58,7 @@ def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -
     for args, code, words in [
         (("search", ""), 2, "empty"),
         (("search", "x" * 100_000), 2, "at most 1000"),
-        (("search", "colour:red"), 2, "unknown filter"),
+        (("search", "type:red"), 2, "audio or video"),
         (("search", "dog", "--mode", "fuzzy"), 2, "--mode"),
         (("search", "dog", "--type", "podcast"), 2, "audio or video"),
         (("search", "dog", "-0"), 2, "-0 goes with --paths"),

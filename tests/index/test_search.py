@@ -107,8 +107,8 @@ def test_a_search_while_an_import_is_writing(catalogue, lines) -> None:
 
 
 def test_empty_and_unknown_input_is_refused(catalogue) -> None:
-    for query, message in (("", "empty"), ("   ", "empty"), ("colour:red", "unknown filter")):
-        with pytest.raises(QueryError, match=message):
+    for query in ("", "   ", '""'):
+        with pytest.raises(QueryError, match="empty"):
             search(catalogue, query)
     with pytest.raises(QueryError, match="mode"):
         search(catalogue, "dog", mode="fuzzy")

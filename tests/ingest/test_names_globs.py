@@ -1,7 +1,7 @@
 import pytest
 
 from archivetag.ingest.globs import GlobSet
-from archivetag.ingest.names import display_path
+from archivetag.vocabulary import display_path
 
 
 @pytest.mark.parametrize(
