@@ -80,11 +80,14 @@ def emit(output: Output, rows: Sequence[dict], table: Callable[[Sequence[dict]],
          paths: Sequence[bytes] = ()) -> None:
     """Prints `rows` as `output` asks; `table` draws them for people; `paths` are the rows'
     file paths as stored (bytes, which need not be UTF-8), for --paths (each once)."""
+    # JSON escapes what is not ASCII: a path that is not UTF-8 holds lone surrogates
+    # (os.fsdecode's \udcNN), which only an escape can carry; json.loads + os.fsencode give
+    # the bytes back.
     if output.format == "json":
-        sys.stdout.write(json.dumps(list(rows), indent=2, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.write(json.dumps(list(rows), indent=2, default=str) + "\n")
     elif output.format == "nl":
         for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            sys.stdout.write(json.dumps(row, default=str) + "\n")
     elif output.format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         if rows:
@@ -104,13 +107,17 @@ def emit(output: Output, rows: Sequence[dict], table: Callable[[Sequence[dict]],
 
 
 def _cell(value: Any) -> str:
+    """A value as one CSV or table cell; a lone surrogate (a path that is not UTF-8) shown as
+    its \\udcNN escape, which any terminal or spreadsheet can take."""
     if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return "; ".join(str(item) for item in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
+        text = ""
+    elif isinstance(value, (list, tuple)):
+        text = "; ".join(str(item) for item in value)
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    else:
+        text = str(value)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]],

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from archivetag.cli.common import settings_options
+from archivetag.cli.output import Output, emit, output_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
 
@@ -64,6 +65,7 @@ def flag_filters(tag: list[str], path: list[str], media_type: str | None,
 
 
 @settings_options
+@output_options
 def search(
     settings: Settings,
     query: Annotated[str, typer.Argument(help=QUERY_HELP, show_default=False)],
@@ -76,17 +78,11 @@ def search(
     since: Annotated[Optional[str], typer.Option("--since", help="Files first seen since: 2026-01-31, 7d, 12h.", show_default=False)] = None,
     include_missing: Annotated[bool, typer.Option("--include-missing", help="Also files gone from disk at the last scan (status:missing: only those).")] = False,
     min_score: Annotated[Optional[float], typer.Option("--min-score", help="Drop results scoring below this, 0..1, the same scale in every mode.", show_default=False)] = None,
-    files: Annotated[bool, typer.Option("--files", help="Group by file: the best segments of each file.")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
-    csv_output: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
-    paths: Annotated[bool, typer.Option("--paths", help="Print each matching file's path once, one per line.")] = False,
-    null: Annotated[bool, typer.Option("-0", "--null", help="With --paths: end paths with NUL, for xargs -0.")] = False,
+    files: Annotated[bool, typer.Option("--files", help="Group by file: the best segments of each file (kept in every format).")] = False,
+    *,
+    output: Output,
 ) -> None:
     """Find the seconds of the archive that sound like QUERY."""
-    if sum((json_output, csv_output, paths)) > 1:
-        raise UsageError("choose one of --json, --csv, --paths")
-    if null and not paths:
-        raise UsageError("-0 goes with --paths")
     from archivetag.cli.common import open_catalogue
     from archivetag.index import render
     from archivetag.index.search import Searcher
@@ -103,17 +99,18 @@ def search(
         results = Searcher(database, settings, stderr_line).search(request)
     finally:
         database.engine.dispose()
-    shown_files = render.by_file(results, request.limit // 10) if files else None
-    if paths:
-        chosen = [s for f in shown_files for s in f.segments] if files else results
-        sys.stdout.buffer.write(render.as_paths(chosen, b"\0" if null else b"\n"))
-    elif json_output:
-        chosen = [s for f in shown_files for s in f.segments] if files else results
-        sys.stdout.write(render.as_json(chosen))
-    elif csv_output:
-        chosen = [s for f in shown_files for s in f.segments] if files else results
-        sys.stdout.write(render.as_csv(chosen))
-    elif files:
-        sys.stdout.write(render.files_as_text(shown_files) or "no matches\n")
+    if files:
+        grouped = render.by_file(results, request.limit // 10)
+        rows = [render.file_record(group) for group in grouped]
+        paths = [group.path for group in grouped]
+        flat = [(rank, hit) for rank, group in enumerate(rows, 1) for hit in group["hits"]]
+        if output.format == "csv":  # one row a hit, its file's rank beside it
+            rows = [{"file_rank": rank, **hit} for rank, hit in flat]
+        links = output.format == "table" and sys.stdout.isatty()
+        emit(output, rows, lambda _: sys.stdout.write(
+            render.files_as_text(grouped, links) or "no matches\n"), paths=paths)
     else:
-        sys.stdout.write(render.as_text(results) or "no matches\n")
+        links = output.format == "table" and sys.stdout.isatty()
+        emit(output, [render.record(result) for result in results], lambda _: sys.stdout.write(
+            render.as_text(results, links) or "no matches\n"),
+            paths=[result.path for result in results])

@@ -1,30 +1,30 @@
 """Search results as people and scripts read them (pure functions, no I/O).
 
-Times are shown as HH:MM:SS and every result offers `PATH#t=SECONDS` (the media-fragment
-form players and browsers understand). Paths are bytes: machine formats carry them
+Times are shown as HH:MM:SS and every result carries its file's `file://` URL with the
+media fragment `#t=SECONDS`, which players and browsers open at that second (on a
+terminal the hit is a hyperlink to it). Paths are bytes: machine formats carry them
 losslessly (`path` in JSON is the file-system string, undecodable bytes as \\udcNN escapes
-that `os.fsencode` turns back into the bytes); human output escapes control characters
-so a name holding a newline cannot forge a line.
+that `os.fsencode` turns back into the bytes; the URL percent-encodes the bytes); human
+output escapes control characters so a name holding a newline cannot forge a line.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from archivetag.index.search import SearchResult
 
-CSV_COLUMNS = ("path", "start", "end", "time", "link", "caption", "tags", "score", "reason")
 SEGMENTS_PER_FILE = 3
 
 
 @dataclass(frozen=True)
 class FileHits:
+    file_id: int
     path: bytes
     display_path: str
+    status: str
     best_score: float
     segments: tuple[SearchResult, ...]  # the best few, best first
     matching: int  # how many of the results were in this file
@@ -40,8 +40,16 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def link(result: SearchResult) -> str:
-    return f"{result.display_path}#t={result.start_s:g}"
+def file_url(path: bytes, start_s: float) -> str:
+    """`file:///…#t=START`: the file at that second (W3C Media Fragments' temporal form);
+    the path's bytes percent-encoded, so any name round-trips."""
+    return f"{Path(os.fsdecode(path)).as_uri()}#t={start_s:g}"
+
+
+def hyperlink(url: str, text: str) -> str:
+    """`text` as a terminal hyperlink to `url` (the OSC 8 escape that terminals which know
+    it show as a link, and others ignore)."""
+    return f"\033]8;;{url}\033\\{text}\033]8;;\033\\"
 
 
 def by_file(results: list[SearchResult], limit: int,
@@ -51,7 +59,8 @@ def by_file(results: list[SearchResult], limit: int,
     groups: dict[int, list[SearchResult]] = {}
     for result in results:
         groups.setdefault(result.file_id, []).append(result)
-    files = [FileHits(path=hits[0].path, display_path=hits[0].display_path,
+    files = [FileHits(file_id=hits[0].file_id, path=hits[0].path,
+                      display_path=hits[0].display_path, status=hits[0].status,
                       best_score=hits[0].score, segments=tuple(hits[:per_file]),
                       matching=len(hits))
              for hits in groups.values()]
@@ -59,40 +68,37 @@ def by_file(results: list[SearchResult], limit: int,
 
 
 def record(result: SearchResult) -> dict:
+    """A hit as scripts read it (`--json`, `--nl`, `--csv`, and the web page's API)."""
     return {
+        "segment_id": result.segment_id,
+        "file_id": result.file_id,
         "path": os.fsdecode(result.path),
         "display_path": result.display_path,
+        "status": result.status,
+        "media_type": result.media_type,
         "start": result.start_s,
         "end": result.end_s,
         "time": hms(result.start_s),
-        "link": link(result),
+        "url": file_url(result.path, result.start_s),
         "caption": result.caption,
         "tags": list(result.tags),
         "score": round(result.score, 6),
         "reason": result.reason,
-        "segment_id": result.segment_id,
     }
 
 
-def as_json(results: list[SearchResult]) -> str:
-    return json.dumps([record(r) for r in results], indent=2) + "\n"
-
-
-def as_csv(results: list[SearchResult]) -> str:
-    """CSV for spreadsheets: the display path (use --json or --paths for exact bytes)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in results:
-        writer.writerow([r.display_path, f"{r.start_s:g}", f"{r.end_s:g}", hms(r.start_s),
-                         link(r), r.caption or "", "; ".join(r.tags), f"{r.score:.4f}", r.reason])
-    return out.getvalue()
-
-
-def as_paths(results: list[SearchResult], separator: bytes) -> bytes:
-    """Each file once, in rank order, exactly as stored, for xargs (-0: NUL-separated)."""
-    paths = dict.fromkeys(r.path for r in results)
-    return b"".join(path + separator for path in paths)
+def file_record(hits: FileHits) -> dict:
+    """A file of `--files` with its best hits, so grouping survives every format."""
+    return {
+        "file_id": hits.file_id,
+        "path": os.fsdecode(hits.path),
+        "display_path": hits.display_path,
+        "status": hits.status,
+        "url": file_url(hits.path, hits.segments[0].start_s),
+        "best_score": round(hits.best_score, 6),
+        "matching": hits.matching,
+        "hits": [record(hit) for hit in hits.segments],
+    }
 
 
 def _segment_line(result: SearchResult) -> str:
@@ -101,19 +107,29 @@ def _segment_line(result: SearchResult) -> str:
             f"{printable(result.caption or '')}{printable(tags)}")
 
 
-def as_text(results: list[SearchResult]) -> str:
+def _shown(text: str, url: str, links: bool) -> str:
+    return hyperlink(url, printable(text)) if links else printable(text)
+
+
+def as_text(results: list[SearchResult], links: bool = False) -> str:
+    """Each hit: its file and second (a hyperlink to them with `links`), then its line."""
     lines = []
     for r in results:
-        lines.append(printable(link(r)))
+        url = file_url(r.path, r.start_s)
+        lines.append(_shown(f"{r.display_path}  {hms(r.start_s)}", url, links)
+                     + ("  (missing)" if r.status == "missing" else ""))
         lines.append("    " + _segment_line(r))
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def files_as_text(files: list[FileHits]) -> str:
+def files_as_text(files: list[FileHits], links: bool = False) -> str:
     lines = []
     for f in files:
         lines.append(f"{printable(f.display_path)}  (best {f.best_score:.3f}, "
-                     f"{f.matching} matching segment{'s' if f.matching != 1 else ''})")
+                     f"{f.matching} matching segment{'s' if f.matching != 1 else ''})"
+                     + ("  (missing)" if f.status == "missing" else ""))
         for segment in f.segments:
-            lines.append(f"    #t={segment.start_s:g}  " + _segment_line(segment))
+            lines.append("    " + _shown(hms(segment.start_s),
+                                         file_url(segment.path, segment.start_s), links)
+                         + "  " + _segment_line(segment))
     return "\n".join(lines) + ("\n" if lines else "")

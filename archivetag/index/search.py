@@ -47,6 +47,7 @@ class SearchResult:
     path: bytes  # exactly as stored: what --paths prints
     display_path: str
     media_type: str | None
+    status: str  # the file's status (design.md's vocabulary): done, or missing when asked for
     start_s: float
     end_s: float
     caption: str | None
@@ -142,7 +143,7 @@ def _hydrate(session: Session, scored: list[fusion.Scored], fields: list[str],
     for ids in chunks([s.segment_id for s in scored]):
         rows.update((r.id, r) for r in session.execute(
             select(Segment.id, Segment.file_id, Segment.start_s, Segment.end_s, MediaFile.path,
-                   MediaFile.display_path, MediaFile.media_type)
+                   MediaFile.display_path, MediaFile.media_type, MediaFile.status)
             .join(MediaFile, MediaFile.id == Segment.file_id).where(Segment.id.in_(ids))))
         for segment_id, kind, text in session.execute(
                 select(Annotation.segment_id, Annotation.kind, Annotation.text)
@@ -164,7 +165,8 @@ def _hydrate(session: Session, scored: list[fusion.Scored], fields: list[str],
             continue
         results.append(SearchResult(
             segment_id=item.segment_id, file_id=row.file_id, path=row.path,
-            display_path=row.display_path, media_type=row.media_type, start_s=row.start_s,
+            display_path=row.display_path, media_type=row.media_type, status=row.status,
+            start_s=row.start_s,
             end_s=row.end_s, caption=" / ".join(by_kind.get("caption", [])) or None,
             tags=tuple(sorted(tags.get(item.segment_id, ()))), score=item.score,
             reason=item.reason))

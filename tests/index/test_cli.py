@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 ODD_PATH = b"/archive/odd \xff\nname.wav"
@@ -27,23 +30,37 @@ def test_import_then_search_in_every_form(cli, tmp_path: Path, lines) -> None:
     human = cli("search", "dog barking")
     assert human.exit_code == 0
     shown = human.stdout.splitlines()
-    assert {shown[0], shown[2]} == {"/radio/morning.mp3#t=0",  # the two dogs lead
-                                    "/archive/odd \\xff\\nname.wav#t=125"}
-    detail = shown[shown.index("/radio/morning.mp3#t=0") + 1]
+    assert {shown[0], shown[2]} == {"/radio/morning.mp3  00:00:00",  # the two dogs lead
+                                    "/archive/odd \\xff\\nname.wav  00:02:05"}  # escaped
+    detail = shown[shown.index("/radio/morning.mp3  00:00:00") + 1]
     assert detail.split()[:3] == ["00:00:00-00:00:10", detail.split()[1], "both"]
-    assert "/archive/odd \\xff\\nname.wav#t=125" in human.stdout  # escaped, one line
 
     results = json.loads(cli("search", "dog", "--json", "--limit", "2").stdout)
-    assert [r["time"] for r in results] == ["00:00:00", "00:02:05"] or \
-        [r["time"] for r in results] == ["00:02:05", "00:00:00"]
+    assert sorted(r["time"] for r in results) == ["00:00:00", "00:02:05"]
     assert {os.fsencode(r["path"]) for r in results} == {b"/radio/morning.mp3", ODD_PATH}
+    for hit in results:  # every hit: its file's status, a URL that opens it at the second
+        assert hit["status"] == "pending" and isinstance(hit["segment_id"], int)
+        parsed = urllib.parse.urlsplit(hit["url"])
+        assert parsed.scheme == "file" and parsed.fragment == f"t={hit['start']:g}"
+        assert urllib.parse.unquote_to_bytes(parsed.path) == os.fsencode(hit["path"])
+    nl = [json.loads(line) for line in cli("search", "dog", "--nl", "--limit", "2").stdout
+          .splitlines()]
+    assert nl == results
 
-    table = cli("search", "rain", "--csv", "--mode", "keyword").stdout.splitlines()
-    assert table[0].startswith("path,start,end,time,link")
-    assert table[1].startswith("/radio/morning.mp3,10,20,00:00:10,/radio/morning.mp3#t=10")
+    table = list(csv.DictReader(io.StringIO(
+        cli("search", "rain", "--csv", "--mode", "keyword").stdout)))
+    assert (table[0]["path"], table[0]["start"], table[0]["url"]) == (
+        "/radio/morning.mp3", "10.0", "file:///radio/morning.mp3#t=10")
 
     grouped = cli("search", "dog", "--files", "--limit", "1").stdout
     assert grouped.count("matching segment") == 1
+    files = json.loads(cli("search", "dog", "--files", "--json").stdout)
+    assert [f["file_id"] for f in files] == sorted({f["file_id"] for f in files},
+                                                   key=[f["file_id"] for f in files].index)
+    assert all(hit["file_id"] == f["file_id"] for f in files for hit in f["hits"])
+    ranked = list(csv.DictReader(io.StringIO(cli("search", "dog", "--files", "--csv").stdout)))
+    assert [int(row["file_rank"]) for row in ranked] == sorted(int(r["file_rank"])
+                                                               for r in ranked)
 
     # The real command in its own process: the bytes of the paths, exactly, NUL-ended.
     out = subprocess.run([sys.executable, "-m", "archivetag", "search", "dog", "--paths", "-0",
@@ -82,7 +99,8 @@ def test_bad_lines_exit_3_with_line_numbers(cli, tmp_path: Path, lines) -> None:
     result = cli("annotations", "import", str(file), "--allow-unknown")
     assert result.exit_code == 3
     assert f"{file}:2: not JSON" in result.stderr
-    assert cli("search", "dog", "--mode", "keyword").stdout.startswith("/radio/morning.mp3#t=0")
+    assert cli("search", "dog", "--mode", "keyword").stdout.startswith(
+        "/radio/morning.mp3  00:00:00")
 
 
 def test_import_summary_as_one_json_document(cli, tmp_path: Path, lines) -> None:
@@ -118,7 +136,7 @@ def test_index_check_rebuild_and_a_damaged_index(cli, tmp_path: Path, lines,
     rebuilt = cli("index", "rebuild")
     assert rebuilt.exit_code == 0 and "5 vectors (flat)" in rebuilt.stdout
     assert cli("index", "check").exit_code == 0
-    assert cli("search", "church bells").stdout.startswith("/radio2/evening.wav#t=3600")
+    assert cli("search", "church bells").stdout.startswith("/radio2/evening.wav  01:00:00")
 
 
 def test_a_lagging_index_answers_until_the_bound(cli, tmp_path: Path, lines,

@@ -50,3 +50,18 @@ def test_export_flags_that_would_be_ignored_are_usage_errors(catalogue, cli, dat
     upper = cli("export", "--format", "JSONL", "--db", database_url)
     assert upper.exit_code == 0 and upper.stdout == cli(
         "export", "--format", "jsonl", "--db", database_url).stdout
+
+
+def test_hits_on_a_terminal_are_hyperlinks_to_the_second():
+    from archivetag.index import render
+    from archivetag.index.search import SearchResult
+
+    hit = SearchResult(segment_id=7, file_id=3, path=b"/archive/a b\xff.wav",
+                       display_path="/archive/a b\\xff.wav", media_type="audio", status="done",
+                       start_s=125.0, end_s=130.0, caption="a dog", tags=("dog",), score=0.5,
+                       reason="both")
+    url = "file:///archive/a%20b%FF.wav#t=125"
+    assert render.record(hit)["url"] == url
+    linked = render.as_text([hit], links=True)
+    assert linked.startswith(f"\033]8;;{url}\033\\/archive/a b\\xff.wav  00:02:05\033]8;;\033\\")
+    assert "\033" not in render.as_text([hit])  # not on a pipe

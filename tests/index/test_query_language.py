@@ -4,6 +4,7 @@ relative paths, one tag vocabulary, and every stumble of issue 14 through the co
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,15 @@ def imported(cli, tmp_path: Path, lines):
 
 
 def shown(result) -> set[str]:
-    return {line for line in result.stdout.splitlines() if "#t=" in line}
+    """The hits of a human search output as PATH#t=SECONDS (each hit's first line is its
+    path and start time, HH:MM:SS)."""
+    hits = set()
+    for line in result.stdout.splitlines():
+        found = re.fullmatch(r"(\S.*)  (\d\d):(\d\d):(\d\d)(  \(missing\))?", line)
+        if found:
+            hours, minutes, seconds = (int(found[group]) for group in (2, 3, 4))
+            hits.add(f"{found[1]}#t={hours * 3600 + minutes * 60 + seconds}")
+    return hits
 
 
 def test_every_stumble_of_issue_14(imported, monkeypatch: pytest.MonkeyPatch) -> None:
