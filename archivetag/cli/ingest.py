@@ -64,6 +64,12 @@ def ingest(
     from archivetag.pipeline.run import summary_report
     from archivetag.storage.lock import LockHeld
 
+    idle = [(flag, other) for flag, other, both in (
+        ("-v", "-q", verbose and quiet), ("-v", "--json", verbose and json_output),
+        ("-q", "--dry-run", quiet and dry_run)) if both]
+    if idle:
+        flag, other = idle[0]
+        raise UsageError(f"{flag} does nothing with {other}: choose one")
     deadline = None
     if max_runtime:
         deadline = time.time() + units.seconds(max_runtime, "--max-runtime")
@@ -87,7 +93,7 @@ def ingest(
     finally:
         reporter.close()
     report = summary.report
-    began = "plan" in report  # else refused before planning: its error line says why
+    began = report.get("dry_run") or "wall_seconds" in report  # else refused: its line says why
     if json_output:
         print(json.dumps(report, ensure_ascii=False, default=str, separators=(",", ":")))
     elif began and dry_run:

@@ -31,6 +31,8 @@ def prune(
     from archivetag.storage.prune import prune as remove, prune_candidates, segments_to_prune
     from archivetag.storage.queries import command_line, finish_run, start_run
 
+    if dry_run and yes:
+        raise UsageError("--dry-run removes nothing, so --yes has nothing to confirm")
     cutoff = units.moment(older_than, "--older-than") if older_than else None
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not json_output
     if not (dry_run or yes or interactive):
@@ -41,20 +43,24 @@ def prune(
         with catalogue_lock(database.engine, "prune"), database.sessions() as session:
             found = list(prune_candidates(session, cutoff, with_imported))
             segments = segments_to_prune(session, cutoff, with_imported)
-            plan = {"files": len(found), "segments": segments,
+            plan = {"files": len(found), "files_kept": 0, "segments": segments,
                     "paths": [c.display_path for c in found]}
             if dry_run or not found:
                 _show(plan, json_output, dry_run=dry_run)
                 return
             if not yes:
                 _show(plan, json_output=False, dry_run=True)
-                typer.confirm(f"remove these {len(found)} files and {segments} segments?",
-                              abort=True)
+                if not typer.confirm(f"remove these {_files(len(found))} and {segments} "
+                                     "segments?"):
+                    typer.echo("nothing was removed")
+                    return
             run = start_run(session, "prune", command_line())
             report = remove(session, [c.file_id for c in found], with_imported)
             summary = {"files": report.files_removed, "files_kept": report.files_kept,
                        "segments": report.segments_removed, "paths": plan["paths"]}
-            finish_run(session, run, "done", {k: v for k, v in summary.items() if k != "paths"})
+            finish_run(session, run, "done", {  # files by outcome, as every run records them
+                "files": {"pruned": report.files_removed, "kept": report.files_kept},
+                "segments": report.segments_removed})
         update_index(database, settings, [], stderr_line)
     finally:
         database.engine.dispose()
@@ -71,5 +77,10 @@ def _show(report: dict, json_output: bool, dry_run: bool) -> None:
     if len(report["paths"]) > SHOWN:
         typer.echo(f"… and {len(report['paths']) - SHOWN} more")
     kept = report.get("files_kept")
-    typer.echo(f"prune {verb} {report['files']} missing files and {report['segments']} segments"
+    typer.echo(f"prune {verb} {_files(report['files'], 'missing file')} and "
+               f"{report['segments']} segments"
                + (f"; {kept} kept for their imported annotations" if kept else ""))
+
+
+def _files(count: int, noun: str = "file") -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -65,7 +65,8 @@ def _print_human(report: dict) -> None:
     rows = []
     for run in report["runs"]:
         took = f"{run['duration_s']:.1f} s" if run["duration_s"] is not None else ""
-        counts = (run["summary"] or {}).get("files") or {}
+        counts = (run["summary"] or {}).get("files")
+        counts = counts if isinstance(counts, dict) else {}  # by outcome; else not known
         outcome = ", ".join(f"{count} {status.replace('_', ' ')}"
                             for status, count in counts.items() if count)
         rows.append((run["id"], run["started_at"][:19].replace("T", " "), run["command"],

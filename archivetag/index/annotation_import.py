@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from archivetag.index.annotation_lines import AnnotationLine, BadLine, read_lines
 from archivetag.index.vectors import chunks
-from archivetag.storage.schema import Annotation, MediaFile, Segment, SegmentTag, Tag
+from archivetag.storage.schema import SCAN, Annotation, MediaFile, Segment, SegmentTag, Tag
 from archivetag.storage.search_text import search_text
 from archivetag.vocabulary import display_path, normalise_tag
 
@@ -113,10 +113,18 @@ def _segments(session: Session, keyed: dict[tuple, AnnotationLine],
     """(key -> segment id, the keys whose segment was there already); new ones inserted."""
     ids: dict[tuple, int] = {}
     columns = (Segment.file_id, Segment.source, Segment.start_s, Segment.end_s)
+    # What `export` wrote of a scan segment names the model as its source: it matches that
+    # scan segment (the model's texts are replaced), so an exported catalogue imports back
+    # unchanged instead of doubling every segment.
+    scanned = (Segment.file_id, Annotation.source, Segment.start_s, Segment.end_s)
     for chunk in chunks(list(keyed), KEY_BATCH):
         for id_, *key in session.execute(select(Segment.id, *columns)
                                          .where(tuple_(*columns).in_(chunk))):
             ids[tuple(key)] = id_
+        for id_, *key in session.execute(
+                select(Segment.id, *scanned).join(Annotation, Annotation.segment_id == Segment.id)
+                .where(Segment.source == SCAN, tuple_(*scanned).in_(chunk)).distinct()):
+            ids.setdefault(tuple(key), id_)
     existing = set(ids)
     new = [key for key in keyed if key not in ids]
     if new:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archivetag.vocabulary import display_path
-from archivetag.storage.schema import storable_text
+from archivetag.storage.schema import SCAN, storable_text
 
 FIELDS = ("path", "path_base64", "start", "end", "caption", "tags", "source")
 REQUIRED = ("path", "start", "end")
@@ -138,7 +138,7 @@ def parse_record(number: int, record: dict, default_source: str) -> AnnotationLi
     source = default_source if source is None else source
     # As stored (without control characters), so that the same source finds its segments.
     source = storable_text(source).strip() if isinstance(source, str) else ""
-    if not source or source == "scan":
+    if not source or source == SCAN:
         raise ValueError("'source' must be a name other than 'scan'")
     return AnnotationLine(number, path, start, end, caption, tags, source)
 

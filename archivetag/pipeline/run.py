@@ -450,6 +450,7 @@ def summary_report(exit_code: int, reason: str | None, stopped: str | None = Non
     before it began (another holds the lock, a root is missing), with empty counts."""
     return {"exit_code": exit_code, "reason": reason, "stopped": stopped,
             "files": details.pop("files", {c: 0 for c in FILE_OUTCOMES}),
+            "plan": details.pop("plan", {}), "problems": details.pop("problems", []),
             "segments_tagged": details.pop("segments_tagged", 0),
             "replicas": details.pop("replicas", 0), **details}
 

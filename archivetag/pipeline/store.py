@@ -28,6 +28,7 @@ from archivetag.pipeline.results import FileResult, TaggedSegment
 from archivetag.storage.disk import disk_full, is_disk_full
 from archivetag.storage.queries import command_line, finish_run, start_run
 from archivetag.storage.schema import (
+    SCAN,
     Annotation,
     Embedding,
     MediaFile,
@@ -41,7 +42,6 @@ from archivetag.storage.schema import (
     utcnow,
 )
 
-SCAN = "scan"  # the source of segments that ingest cuts
 
 
 def provenance_row(session: Session, key_values: dict) -> Provenance:

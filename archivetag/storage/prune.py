@@ -17,6 +17,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from archivetag.storage.schema import (
+    SCAN,
     Annotation,
     Embedding,
     MediaFile,
@@ -24,7 +25,6 @@ from archivetag.storage.schema import (
     SegmentTag,
 )
 
-SCAN = "scan"  # the source of the segments ingest cuts (pipeline/store.py writes them)
 CHUNK = 500  # files per transaction
 
 

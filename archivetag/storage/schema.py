@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 from archivetag.storage.search_text import search_text
 
 FILE_STATUSES = ("pending", "done", "failed", "skipped", "missing")
+SCAN = "scan"  # Segment.source of the windows ingest cuts; imports name their own source
 RUN_STATUSES = ("running", "done", "failed", "interrupted")
 
 # Stable constraint names, so that migrations can refer to them on every backend.

@@ -94,3 +94,16 @@ def test_prune_waits_for_no_one(pruned_catalogue, cli, database_url):
     assert held.exit_code == 75 and "another command is changing" in held.stderr
     assert update.exit_code == 75
     assert cli("index", "update", "--db", database_url).exit_code == 0
+
+
+def test_status_shows_a_prune_run_and_idle_flags_are_usage_errors(pruned_catalogue, cli,
+                                                                   database_url):
+    assert cli("prune", "--yes", "--db", database_url).exit_code == 0
+    shown = cli("status", "--db", database_url)
+    assert shown.exit_code == 0 and "Traceback" not in shown.stderr
+    assert "prune" in shown.stdout and "1 pruned, 1 kept" in shown.stdout
+    both = cli("prune", "--dry-run", "--yes", "--db", database_url)
+    assert both.exit_code == 2 and "nothing to confirm" in both.stderr
+    for flags in (["-q", "-v"], ["--json", "-v"], ["--dry-run", "-q"]):
+        idle = cli("ingest", "/nowhere", *flags, "--db", database_url)
+        assert idle.exit_code == 2 and "does nothing with" in idle.stderr, flags

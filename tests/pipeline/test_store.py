@@ -117,3 +117,35 @@ def test_text_that_no_database_can_encode_is_stored_all_the_same(writer):
     assert refused is None
     assert writer.session.scalars(select(Annotation.text).where(
         Annotation.kind == "caption")).all() == ["a lone  surrogate"]
+
+
+def test_an_exported_catalogue_imports_back_unchanged(writer, cli, database_url, tmp_path):
+    from sqlalchemy import func
+
+    from archivetag.storage.schema import Segment
+
+    rng = np.random.default_rng(6)
+    writer.store(tagged_file("/archive/tagged.wav", rng, 3))
+    writer.session.commit()
+
+    def counts():
+        return [writer.session.scalar(select(func.count()).select_from(table))
+                for table in (Segment, Annotation)]
+
+    before = counts()
+    exported = tmp_path / "catalogue.jsonl"
+    exported.write_text(cli("export", "--db", database_url).stdout)
+    again = cli("annotations", "import", str(exported), "--allow-unknown", "--json",
+                "--db", database_url)
+    assert again.exit_code == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert (report["added"], report["replaced"]) == (0, 3)
+    writer.session.commit()  # a new snapshot: the import committed in another session
+    assert counts() == before  # no segment doubled
+    edited = exported.read_text().replace("sound 0", "sound 0, edited by a cataloguer")
+    exported.write_text(edited)
+    cli("annotations", "import", str(exported), "--allow-unknown", "--db", database_url)
+    writer.session.commit()
+    assert counts() == before
+    assert "/archive/tagged.wav sound 0, edited by a cataloguer" in writer.session.scalars(
+        select(Annotation.text)).all()
