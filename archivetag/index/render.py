@@ -3,9 +3,9 @@
 Times are shown as HH:MM:SS and every result carries its file's `file://` URL with the
 media fragment `#t=SECONDS`, which players and browsers open at that second (on a
 terminal the hit is a hyperlink to it). Paths are bytes: machine formats carry them
-losslessly (`path` in JSON is the file-system string, undecodable bytes as \\udcNN escapes
-that `os.fsencode` turns back into the bytes; the URL percent-encodes the bytes); human
-output escapes control characters so a name holding a newline cannot forge a line.
+as `export` does (`path` the display form, `path_base64` the bytes where that form cannot
+give them back; the URL percent-encodes the bytes); human output escapes control
+characters so a name holding a newline cannot forge a line.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from archivetag.index.annotation_lines import path_fields
 from archivetag.index.search import SearchResult
 
 SEGMENTS_PER_FILE = 3
@@ -68,12 +69,15 @@ def by_file(results: list[SearchResult], limit: int,
 
 
 def record(result: SearchResult) -> dict:
-    """A hit as scripts read it (`--json`, `--nl`, `--csv`, and the web page's API)."""
+    """A hit as scripts read it (`--json`, `--nl`, `--csv`, and the web page's API). Its
+    path is written as `export` writes it (annotation_lines.path_fields): `path` the display
+    form, `path_base64` the bytes when that form does not give them back, else null."""
+    shown, encoded = path_fields(result.path)
     return {
         "segment_id": result.segment_id,
         "file_id": result.file_id,
-        "path": os.fsdecode(result.path),
-        "display_path": result.display_path,
+        "path": shown,
+        "path_base64": encoded,
         "status": result.status,
         "media_type": result.media_type,
         "start": result.start_s,
@@ -89,10 +93,11 @@ def record(result: SearchResult) -> dict:
 
 def file_record(hits: FileHits) -> dict:
     """A file of `--files` with its best hits, so grouping survives every format."""
+    shown, encoded = path_fields(hits.path)
     return {
         "file_id": hits.file_id,
-        "path": os.fsdecode(hits.path),
-        "display_path": hits.display_path,
+        "path": shown,
+        "path_base64": encoded,
         "status": hits.status,
         "url": file_url(hits.path, hits.segments[0].start_s),
         "best_score": round(hits.best_score, 6),
