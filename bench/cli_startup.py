@@ -75,7 +75,7 @@ def main() -> None:
         for _ in range(args.runs):  # interleaved: every case once per round
             for name, command in cases.items():
                 times[name].append(wall_time(command, env))
-    print(f"| command | median s | min s | max s | / sqlite-utils --help | / beet --help |")
+    print("| command | median s | min s | max s | / sqlite-utils --help | / beet --help |")
     print("|---|---|---|---|---|---|")
     floor_utils = statistics.median(times["sqlite-utils --help"])
     floor_beets = statistics.median(times["beet --help"])

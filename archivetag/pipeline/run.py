@@ -36,7 +36,7 @@ from archivetag.pipeline.results import FileResult
 from archivetag.pipeline.roots import RootGuard, network_filesystem_warning
 from archivetag.pipeline.store import CatalogueWriter
 from archivetag.storage.database import open_database
-from archivetag.storage.disk import disk_full, free_mb, is_disk_full
+from archivetag.storage.disk import disk_full, free_mb, full_at, is_disk_full
 from archivetag.storage.queries import unreported_problems
 
 EXIT_OK, EXIT_FATAL, EXIT_FAILED_FILES, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -115,18 +115,10 @@ class IngestRun:
                 return self._locked(session)
         except (SQLAlchemyError, OSError) as error:
             if is_disk_full(error):
-                raise disk_full(self._where(error)) from None
+                raise disk_full(full_at(error, self.database.engine.url)) from None
             raise
         finally:
             database.engine.dispose()
-
-    def _where(self, error: BaseException) -> Path | None:
-        """The path a full disk was met at: the file named, else the SQLite database's
-        folder, else (PostgreSQL) the server's own disk."""
-        if getattr(error, "filename", None):
-            return Path(os.fsdecode(error.filename))
-        url = self.database.engine.url
-        return Path(url.database).parent if url.get_backend_name() == "sqlite" else None
 
     def _locked(self, session) -> IngestSummary:
         settings, request = self.settings, self.request

@@ -14,7 +14,6 @@ import json
 import os
 from dataclasses import asdict
 
-from pathlib import Path
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,7 +24,8 @@ from archivetag.vocabulary import display_path
 from archivetag.ingest.outcome import Outcome
 from archivetag.pipeline.faults import fault_point
 from archivetag.pipeline.results import FileResult, TaggedSegment
-from archivetag.storage.disk import disk_full, is_disk_full
+from archivetag.storage.database import first_line
+from archivetag.storage.disk import disk_full, full_at, is_disk_full
 from archivetag.storage.queries import command_line, finish_run, start_run
 from archivetag.storage.schema import (
     SCAN,
@@ -56,13 +56,6 @@ def provenance_row(session: Session, key_values: dict) -> Provenance:
         session.add(row)
         session.commit()
     return row
-
-
-def _first_line(error: BaseException) -> str:
-    """A database's own words, without the statement or its parameters (which may hold
-    anything a model wrote)."""
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else type(error).__name__
 
 
 class CatalogueWriter:
@@ -152,14 +145,10 @@ class CatalogueWriter:
         except SQLAlchemyError as error:
             self.session.rollback()
             if is_disk_full(error):
-                raise disk_full(self._database_dir()) from None
-            reason = f"its results could not be stored ({_first_line(error.orig or error)})"
+                raise disk_full(full_at(error, self.session.get_bind().url)) from None
+            reason = f"its results could not be stored ({first_line(error)})"
             outcome = Outcome("failed", reason, media=result.outcome.media)
             return self.record_outcome(result.candidate.path, outcome, result.candidate), reason
-
-    def _database_dir(self) -> Path | None:
-        url = self.session.get_bind().url
-        return Path(url.database).parent if url.get_backend_name() == "sqlite" else None
 
     def _store(self, result: FileResult) -> int:
         row = self._row(result.candidate.path)

@@ -215,13 +215,15 @@ def open_database(url: str, create: bool = True) -> Database:
             )
     except SQLAlchemyError as error:
         engine.dispose()
-        raise DatabaseError(f"cannot open {safe_url(url)}: {_first_line(error)}") from None
+        raise DatabaseError(f"cannot open {safe_url(url)}: {first_line(error)}") from None
     except DatabaseError:
         engine.dispose()
         raise
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """A database error in the driver's own words, first line only: never the statement or
+    its parameters, which may hold anything a model wrote."""
     text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return text.splitlines()[0][:200] if text else type(error).__name__

@@ -7,6 +7,7 @@ everything it committed before stays (README, "Exit codes").
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 from pathlib import Path
 
@@ -37,6 +38,14 @@ def is_disk_full(error: BaseException) -> bool:
     cause = getattr(error, "orig", None)
     return (getattr(cause, "sqlite_errorname", None) == SQLITE_FULL
             or getattr(cause, "sqlstate", None) == POSTGRES_DISK_FULL)
+
+
+def full_at(error: BaseException, url) -> Path | None:
+    """Where a full disk was met: the file `error` names, else the folder of the SQLite
+    database at `url` (an SQLAlchemy URL), else None (a server's own disk)."""
+    if getattr(error, "filename", None):
+        return Path(os.fsdecode(error.filename))
+    return Path(url.database).parent if url.get_backend_name() == "sqlite" else None
 
 
 def disk_full(where: Path | None) -> DiskFull:
