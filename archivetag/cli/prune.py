@@ -61,7 +61,7 @@ def prune(
             finish_run(session, run, "done", {  # files by outcome, as every run records them
                 "files": {"pruned": report.files_removed, "kept": report.files_kept},
                 "segments": report.segments_removed})
-        update_index(database, settings, [], stderr_line)
+            update_index(database, settings, [], stderr_line)  # still under the lock
     finally:
         database.engine.dispose()
     _show(summary, json_output, dry_run=False)
