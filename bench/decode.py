@@ -98,7 +98,7 @@ def read_all(path: Path) -> float:
     """Decode and segment ``path`` as the pipeline does; return the decoded seconds."""
     (item,) = discover([path])
     *_, outcome = read_file(item)
-    assert outcome.status == "done" and not outcome.warning, outcome
+    assert outcome.status == "done" and not outcome.warnings, outcome
     return outcome.decoded_s
 
 
@@ -160,7 +160,7 @@ def memory_child(path: str) -> None:
     wall = time.perf_counter() - start
     ffmpeg_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(f"{baseline} {kib('VmHWM:')} {ffmpeg_kib} {wall:.1f} {outcome.decoded_s:.0f} "
-          f"{segments} {silent} {outcome.status} {outcome.warning or '-'}")  # fmt: skip
+          f"{segments} {silent} {outcome.status} {'; '.join(outcome.warnings) or '-'}")  # fmt: skip
 
 
 def memory(workdir: Path) -> list[str]:
