@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from archivetag.storage.schema import storable_text
+from archivetag.storage.clean_text import storable_text
 
 TAG_SYNONYMS = {
     "man speaking": "male speech, man speaking",

@@ -10,14 +10,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from archivetag.storage.database import (
-    SCHEMA_HEAD,
-    DatabaseError,
-    open_database,
-    safe_url,
-    schema_state,
-)
-from archivetag.storage.queries import catalogue_counts, finish_run, recent_runs, start_run
+from archivetag.storage import SCHEMA_HEAD, DatabaseError
+from archivetag.storage.database import open_database, schema_state
+from archivetag.storage.urls import safe_url
+from archivetag.storage.queries import finish_run, start_run
+from archivetag.storage.reader import engine_reader
+from archivetag.storage.reports import catalogue_counts, recent_runs
 from archivetag.storage.schema import (
     Annotation,
     Base,
@@ -107,13 +105,18 @@ def test_deleting_a_file_removes_everything_below_it(database_url: str) -> None:
         session.add(SegmentTag(annotation_id=annotation.id, tag_id=tag.id,
                                segment_id=segment.id, raw="Dog"))
         session.commit()
-        assert catalogue_counts(session).tagged_segments == 1
+        assert counts_of(database).tagged_segments == 1
 
         session.delete(media)
         session.commit()
-        counts = catalogue_counts(session)
+        counts = counts_of(database)
     assert (counts.segments, counts.annotations, counts.tagged_segments, counts.tags) == (0, 0, 0, 1)
     database.engine.dispose()
+
+
+def counts_of(database):
+    with engine_reader(database.engine).snapshot() as query:
+        return catalogue_counts(query)
 
 
 def test_runs_are_recorded(database_url: str) -> None:
@@ -121,8 +124,10 @@ def test_runs_are_recorded(database_url: str) -> None:
     with database.sessions() as session:
         run = start_run(session, "ingest", ["/archive"])
         finish_run(session, run, "done", {"files": {"done": 3}})
-        [latest] = recent_runs(session)
+    with engine_reader(database.engine).snapshot() as query:
+        [latest] = recent_runs(query)
     assert (latest.command, latest.status, latest.summary) == ("ingest", "done", {"files": {"done": 3}})
+    assert latest.started_at.tzinfo is not None and 0 <= latest.duration_s < 60
     database.engine.dispose()
 
 

@@ -14,7 +14,7 @@ app = typer.Typer(cls=CommandList, help="Inspect settings.", no_args_is_help=Tru
 @settings_options
 def show(settings: Settings, json_output: JsonFlag = False) -> None:
     """Print the effective settings as TOML, each with where its value came from."""
-    from archivetag.storage.database import safe_url
+    from archivetag.storage.urls import safe_url
 
     looked_at = config_file_candidates()
     if json_output:
@@ -34,7 +34,7 @@ def as_toml(settings: Settings, looked_at: list[str]) -> str:
     quoting is not ours to get right), the source of each value as its comment."""
     import tomlkit
 
-    from archivetag.storage.database import safe_url
+    from archivetag.storage.urls import safe_url
 
     document = tomlkit.document()
     found = f"read {settings.config_file}" if settings.config_file else "none found"

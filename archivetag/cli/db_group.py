@@ -17,10 +17,10 @@ def upgrade(settings: Settings) -> None:
     from archivetag.storage.database import (
         backup_sqlite,
         make_engine,
-        safe_url,
         schema_state,
         upgrade as upgrade_schema,
     )
+    from archivetag.storage.urls import safe_url
 
     url = settings.database_url()
     engine = make_engine(url)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings_options
+from archivetag.cli.common import JsonFlag, print_json, settings_options
 from archivetag.cli.output import Output, emit, output_options, print_table
 from archivetag.config import Settings
 from archivetag.errors import UserError
@@ -22,18 +22,15 @@ def show(
 ) -> None:
     """Print a file's status and its segments with times, captions and tags."""
     from archivetag.index.render import hms, printable
-    from archivetag.storage.queries import find_file
+    from archivetag.storage.reader import open_reader
+    from archivetag.storage.reports import stored_file
 
     path = os.path.abspath(os.fsencode(file))
-    database = open_catalogue(settings)
-    try:
-        with database.sessions() as session:
-            stored = find_file(session, path)
-            if stored is None:
-                raise UserError(f"{printable(os.fsdecode(path))} is not in the catalogue")
-            report = file_report(session, stored)
-    finally:
-        database.engine.dispose()
+    with open_reader(settings.database_url()) as reader, reader.snapshot() as query:
+        stored = stored_file(query, path)
+    if stored is None:
+        raise UserError(f"{printable(os.fsdecode(path))} is not in the catalogue")
+    report = file_report(stored)
     segments = report["segments"]
     if json_output:
         print_json(report)
@@ -51,25 +48,23 @@ def show(
             typer.echo(f"  {' ' * len(span)}  tags: {', '.join(printable(t) for t in segment['tags'])}")
 
 
-def file_report(session, stored) -> dict:
-    """What `show --json` prints for a stored file (a `MediaFile` with its segments loaded,
-    as `storage.queries.find_file` returns it): path, status, reason, partial, warnings,
-    duration and claimed duration (s), media type, and each segment with start/end (s), source, silence, RMS level (dBFS),
+def file_report(stored) -> dict:
+    """What `show --json` prints for a stored file (`storage.reports.StoredFile`): path,
+    status, reason, partial, warnings, duration and claimed duration (s), media type, and
+    each segment in playback order with start/end (s), source, silence, RMS level (dBFS),
     caption, tags and every annotation by kind. `archivetag serve` answers the same."""
-    from archivetag.storage.queries import segment_tags
-
-    tags = segment_tags(session, [segment.id for segment in stored.segments])
     segments = [
         {"index": segment.index, "start": segment.start_s, "end": segment.end_s,
          "source": segment.source, "silent": segment.silent,
          "rms_db": segment.rms_db,
-         "caption": next((a.text for a in segment.annotations if a.kind == "caption"), None),
-         "tags": tags.get(segment.id, []),
-         "annotations": {a.kind: a.text for a in segment.annotations}}
+         "caption": next((text for kind, text in segment.annotations if kind == "caption"),
+                         None),
+         "tags": segment.tags,
+         "annotations": dict(segment.annotations)}
         for segment in stored.segments]
     return {"path": stored.display_path, "status": stored.status,
             "reason": stored.reason, "partial": stored.partial,
-            "warnings": stored.warnings or [], "duration": stored.duration,
+            "warnings": stored.warnings, "duration": stored.duration,
             "claimed_duration": stored.claimed_duration,
             "media_type": stored.media_type,
             "segments": segments}
@@ -80,24 +75,23 @@ def file_report(session, stored) -> dict:
 def failures(settings: Settings, output: Output) -> None:
     """List files that failed, were only partly read, or were skipped, with the reason
     (retry failed ones with `ingest --retry-failed`)."""
-    database = open_catalogue(settings)
-    try:
-        with database.sessions() as session:
-            rows, paths = failure_rows(session)
-    finally:
-        database.engine.dispose()
+    from archivetag.storage.reader import open_reader
+
+    with open_reader(settings.database_url()) as reader:
+        rows, paths = failure_rows(reader)
     emit(output, rows, _failures_table, paths=paths)
 
 
-def failure_rows(session) -> tuple[list[dict], list[bytes]]:
+def failure_rows(reader) -> tuple[list[dict], list[bytes]]:
     """What `failures --json` prints ({path, status, reason, attempts} of the files that
     failed, were partly read or skipped, by path), and their stored paths (bytes)."""
-    from archivetag.storage.queries import files_needing_attention
+    from archivetag.storage.reports import files_needing_attention
 
-    found = list(files_needing_attention(session))
-    rows = [{"path": row.display_path, "status": status, "reason": reason,
-             "attempts": row.attempts} for row, status, reason in found]
-    return rows, [row.path for row, _, _ in found]
+    with reader.snapshot() as query:
+        found = list(files_needing_attention(query))
+    rows = [{"path": row.display_path, "status": row.status, "reason": row.reason,
+             "attempts": row.attempts} for row in found]
+    return rows, [row.path for row in found]
 
 
 def _failures_table(rows) -> None:

@@ -4,45 +4,44 @@ from __future__ import annotations
 
 import typer
 
-from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings_options
+from archivetag.cli.common import JsonFlag, print_json, settings_options
 from archivetag.config import Settings
 
 
 @settings_options
 def status(settings: Settings, json_output: JsonFlag = False) -> None:
     """Show the database, its schema version, file counts by status, and the last runs."""
-    database = open_catalogue(settings)
-    try:
-        report = status_report(database, settings)
-    finally:
-        database.engine.dispose()
+    from archivetag.storage.reader import open_reader
+
+    with open_reader(settings.database_url()) as reader:
+        report = status_report(reader, settings)
     if json_output:
         print_json(report)
         return
     _print_human(report)
 
 
-def status_report(database, settings: Settings) -> dict:
+def status_report(reader, settings: Settings) -> dict:
     """What `status --json` prints: database URL (password hidden), data dir, schema
     version, counts by file status and of segments, annotations and tags
-    (`storage.queries.CatalogueCounts`), and the last runs with their duration (s) and
-    summary. `archivetag serve` answers the same."""
+    (`storage.reports.CatalogueCounts`), and the last runs with their start (ISO 8601, UTC),
+    duration (s) and summary. `archivetag serve` answers the same."""
     from dataclasses import asdict
 
-    from archivetag.storage.database import recorded_version
-    from archivetag.storage.queries import catalogue_counts, recent_runs, run_duration_s
+    from archivetag.storage.reports import catalogue_counts, recent_runs, schema_version
 
-    with database.sessions() as session:
-        counts = catalogue_counts(session)
-        runs = recent_runs(session)
+    with reader.snapshot() as query:
+        version = schema_version(query)
+        counts = catalogue_counts(query)
+        runs = recent_runs(query)
     return {
-        "database": database.url,
+        "database": reader.url,
         "data_dir": str(settings.data_dir()),
-        "schema_version": recorded_version(database.engine),
+        "schema_version": version,
         **asdict(counts),
         "runs": [
             {"id": run.id, "command": run.command, "status": run.status,
-             "started_at": run.started_at.isoformat(), "duration_s": run_duration_s(run),
+             "started_at": run.started_at.isoformat(), "duration_s": run.duration_s,
              "summary": run.summary}
             for run in runs
         ],

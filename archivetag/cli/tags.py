@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import open_catalogue, settings_options
+from archivetag.cli.common import settings_options
 from archivetag.cli.output import Output, emit, output_options, print_table
 from archivetag.config import Settings
 
@@ -19,22 +19,22 @@ def tags(
     pattern: Annotated[Optional[str], typer.Argument(help="Only tags matching this: a glob (dog*, *bark) or a part of the name.", show_default=False)] = None,
 ) -> None:
     """List the tags in use, most used first, with their segment and file counts."""
-    database = open_catalogue(settings)
-    try:
-        with database.sessions() as session:
-            rows = tag_rows(session, pattern)
-    finally:
-        database.engine.dispose()
+    from archivetag.storage.reader import open_reader
+
+    with open_reader(settings.database_url()) as reader:
+        rows = tag_rows(reader, pattern)
     emit(output, rows, lambda shown: print_table(
         ("tag", "segments", "files"), [(r["tag"], r["segments"], r["files"]) for r in shown],
         empty="no tags" + (f" match {pattern!r}" if pattern else "")))
 
 
-def tag_rows(session, pattern: str | None = None) -> list[dict]:
+def tag_rows(reader, pattern: str | None = None) -> list[dict]:
     """What `tags --json` prints: {tag, class_id (null until a vocabulary lands), segments,
-    files}, most used first (`storage.queries.tag_counts`). `archivetag serve` answers the
+    files}, most used first (`storage.reports.tag_counts`). `archivetag serve` answers the
     same."""
-    from archivetag.storage.queries import tag_counts
+    from archivetag.storage.reports import tag_counts
 
+    with reader.snapshot() as query:
+        counts = tag_counts(query, pattern)
     return [{"tag": count.tag, "class_id": None, "segments": count.segments,
-             "files": count.files} for count in tag_counts(session, pattern)]
+             "files": count.files} for count in counts]

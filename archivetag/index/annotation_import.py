@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 
 from archivetag.index.annotation_lines import AnnotationLine, BadLine, read_lines
 from archivetag.index.vectors import chunks
-from archivetag.storage.schema import SCAN, Annotation, MediaFile, Segment, SegmentTag, Tag
+from archivetag.storage import SCAN
+from archivetag.storage.schema import Annotation, MediaFile, Segment, SegmentTag, Tag
 from archivetag.storage.search_text import search_text
 from archivetag.vocabulary import display_path, normalise_tag
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archivetag.vocabulary import display_path
-from archivetag.storage.schema import SCAN, storable_text
+from archivetag.storage import SCAN
+from archivetag.storage.clean_text import storable_text
 
 FIELDS = ("path", "path_base64", "start", "end", "caption", "tags", "source")
 REQUIRED = ("path", "start", "end")

@@ -74,7 +74,7 @@ class Since(Node):
 
 @dataclass(frozen=True)
 class Status(Node):
-    name: str  # a file status (archivetag/storage/schema.py FILE_STATUSES)
+    name: str  # a file status (archivetag/storage/__init__.py FILE_STATUSES)
 
     def clause(self):
         return MediaFile.status == self.name

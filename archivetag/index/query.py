@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from archivetag import units
 from archivetag.errors import UsageError
 from archivetag.index import filters as f
-from archivetag.storage.schema import FILE_STATUSES
+from archivetag.storage import FILE_STATUSES
 from archivetag.storage.search_text import tokens
 from archivetag.vocabulary import normalise_tag
 

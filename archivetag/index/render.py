@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archivetag.index.annotation_lines import path_fields
-from archivetag.index.search import SearchResult
+
+if TYPE_CHECKING:
+    from archivetag.index.search import SearchResult
 
 SEGMENTS_PER_FILE = 3
 

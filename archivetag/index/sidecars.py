@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 
 from archivetag.index.annotation_export import ExportRecord
 from archivetag.vocabulary import display_path
-from archivetag.storage.schema import Root, storable_text
+from archivetag.storage.clean_text import storable_text
+from archivetag.storage.schema import Root
 
 UNROOTED = "_unrooted"
 _SUBRIP_BRACKETS = str.maketrans({"<": "\u2039", ">": "\u203a"})

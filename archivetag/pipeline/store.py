@@ -27,8 +27,9 @@ from archivetag.pipeline.results import FileResult, TaggedSegment
 from archivetag.storage.database import first_line
 from archivetag.storage.disk import disk_full, full_at, is_disk_full
 from archivetag.storage.queries import command_line, finish_run, start_run
+from archivetag.storage import SCAN
+from archivetag.storage.clean_text import storable_text
 from archivetag.storage.schema import (
-    SCAN,
     Annotation,
     Embedding,
     MediaFile,
@@ -38,7 +39,6 @@ from archivetag.storage.schema import (
     Segment,
     SegmentTag,
     Tag,
-    storable_text,
     utcnow,
 )
 

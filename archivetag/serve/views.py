@@ -27,7 +27,10 @@ class Catalogue:
     index file, so a nightly ingest shows without a restart."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
+        from archivetag.storage.reader import engine_reader
+
         self.database = database
+        self.reader = engine_reader(database.engine)  # what `status`, `show`, `tags` read
         self.settings = settings
         self._lock = threading.Lock()
         self._searcher = None
@@ -120,17 +123,17 @@ def file_answer(catalogue: Catalogue, file_id: int) -> dict | None:
     """`show --json` of the file with this id plus `file_id`, `container`, `streams`,
     `transcoded` and `media_url`; None when no such file is catalogued."""
     from archivetag.cli.files import file_report
-    from archivetag.storage.queries import find_file
+    from archivetag.storage.reports import stored_file
 
+    with catalogue.reader.snapshot() as query:
+        stored = stored_file(query, file_id=file_id)
+    if stored is None:
+        return None
     with catalogue.database.sessions() as session:
-        stored = find_file(session, file_id=file_id)
-        if stored is None:
-            return None
-        report = file_report(session, stored)
         transcoded = media.playback(session, {file_id})[file_id][0] is None
-        return {**report, "file_id": stored.id, "container": stored.container,
-                "streams": stored.streams, "transcoded": transcoded,
-                "media_url": media.url(stored.id, transcoded)}
+    return {**file_report(stored), "file_id": stored.id, "container": stored.container,
+            "streams": stored.streams, "transcoded": transcoded,
+            "media_url": media.url(stored.id, transcoded)}
 
 
 def tags_answer(catalogue: Catalogue, pattern: str | None) -> list[dict]:
@@ -139,8 +142,7 @@ def tags_answer(catalogue: Catalogue, pattern: str | None) -> list[dict]:
 
     from archivetag.cli.tags import tag_rows
 
-    with catalogue.database.sessions() as session:
-        rows = tag_rows(session, pattern or None)
+    rows = tag_rows(catalogue.reader, pattern or None)
     return [{**row, "search_url": "/?" + urlencode({"tag": row["tag"]})} for row in rows]
 
 
@@ -149,7 +151,6 @@ def status_answer(catalogue: Catalogue) -> dict:
     from archivetag.cli.files import failure_rows
     from archivetag.cli.status import status_report
 
-    report = status_report(catalogue.database, catalogue.settings)
-    with catalogue.database.sessions() as session:
-        report["attention"] = failure_rows(session)[0]
+    report = status_report(catalogue.reader, catalogue.settings)
+    report["attention"] = failure_rows(catalogue.reader)[0]
     return report

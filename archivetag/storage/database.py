@@ -17,17 +17,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from archivetag.errors import UserError
+from archivetag.storage import SCHEMA_HEAD, SQLITE_BUSY_TIMEOUT_MS, DatabaseError
+from archivetag.storage.urls import safe_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "0005"
-"""The newest migration: a database at it opens without loading Alembic (a search must start
-fast). tests/test_storage.py checks that this is Alembic's head."""
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-class DatabaseError(UserError):
-    """The database cannot be used as it is; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -38,14 +31,6 @@ class SchemaState:
     @property
     def up_to_date(self) -> bool:
         return self.current == self.head
-
-
-def safe_url(url: str) -> str:
-    """The URL as it may be shown: the password, if any, hidden."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
 
 
 def _sqlite_connection_setup(dbapi_connection, _record) -> None:

@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
+from archivetag.storage import SCAN
 from archivetag.storage.schema import (
-    SCAN,
     Annotation,
     Embedding,
     MediaFile,

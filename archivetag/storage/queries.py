@@ -5,55 +5,15 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archivetag import __version__
-from archivetag.storage.database import safe_url
-from archivetag.storage.schema import (
-    FILE_STATUSES,
-    Annotation,
-    MediaFile,
-    Run,
-    Segment,
-    SegmentTag,
-    Tag,
-    utcnow,
-)
-
-
-@dataclass(frozen=True)
-class CatalogueCounts:
-    files: dict[str, int]  # every status in FILE_STATUSES, zero included
-    segments: int
-    silent_segments: int
-    annotations: int
-    imported_annotations: int
-    tags: int
-    tagged_segments: int
-
-
-def catalogue_counts(session: Session) -> CatalogueCounts:
-    by_status = dict(
-        session.execute(select(MediaFile.status, func.count()).group_by(MediaFile.status)).all()
-    )
-    return CatalogueCounts(
-        files={status: by_status.get(status, 0) for status in FILE_STATUSES},
-        segments=session.scalar(select(func.count()).select_from(Segment)),
-        silent_segments=session.scalar(
-            select(func.count()).select_from(Segment).where(Segment.silent)
-        ),
-        annotations=session.scalar(select(func.count()).select_from(Annotation)),
-        imported_annotations=session.scalar(
-            select(func.count()).select_from(Annotation).where(Annotation.imported)
-        ),
-        tags=session.scalar(select(func.count()).select_from(Tag)),
-        tagged_segments=session.scalar(select(func.count(func.distinct(SegmentTag.segment_id)))),
-    )
+from archivetag.storage.reports import partial_line
+from archivetag.storage.schema import MediaFile, Run, Tag, utcnow
+from archivetag.storage.urls import safe_url
 
 
 def start_run(session: Session, command: str, arguments: list[str]) -> Run:
@@ -111,13 +71,8 @@ def unreported_problems(session: Session, run: Run) -> list[Problem]:
                (MediaFile.status == "failed") | ((MediaFile.status == "done") & MediaFile.partial))
         .order_by(MediaFile.display_path))
     return [Problem(path, "failed", reason or "") if status == "failed"
-            else Problem(path, "partial", _partial_line(warnings))
+            else Problem(path, "partial", partial_line(warnings))
             for path, status, reason, warnings in rows]
-
-
-def _partial_line(warnings: list | None) -> str:
-    """The partial read's own line: stored first among a file's warnings (ingest/outcome.py)."""
-    return warnings[0] if warnings else "only part of the file could be read"
 
 
 def finish_run(session: Session, run: Run, status: str, summary: dict) -> None:
@@ -125,21 +80,6 @@ def finish_run(session: Session, run: Run, status: str, summary: dict) -> None:
     run.summary = summary
     run.ended_at = utcnow()
     session.commit()
-
-
-def recent_runs(session: Session, limit: int = 5) -> list[Run]:
-    return list(session.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))
-
-
-def run_duration_s(run: Run) -> float | None:
-    if run.ended_at is None:
-        return None
-    return (_aware(run.ended_at) - _aware(run.started_at)).total_seconds()
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes for what was stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def command_line() -> list[str]:
@@ -165,66 +105,3 @@ def tag_ids(session: Session, names: list[str]) -> dict[str, int]:
             session.flush()
             known[name] = tag.id
     return known
-
-
-def find_file(session: Session, path: bytes | None = None,
-              file_id: int | None = None) -> MediaFile | None:
-    """The stored file at `path` (absolute, as the scan stored it) or with id `file_id`,
-    segments and their annotations loaded in order; None when there is none."""
-    from sqlalchemy.orm import selectinload
-
-    where = MediaFile.path == path if file_id is None else MediaFile.id == file_id
-    query = (select(MediaFile).where(where)
-             .options(selectinload(MediaFile.segments).selectinload(Segment.annotations)))
-    return session.scalars(query).one_or_none()
-
-
-def segment_tags(session: Session, segment_ids: list[int]) -> dict[int, list[str]]:
-    """Normalised tag names per segment, in the order they were written."""
-    tags: dict[int, list[str]] = {}
-    rows = session.execute(select(SegmentTag.segment_id, Tag.name)
-                           .join(Tag, Tag.id == SegmentTag.tag_id)
-                           .where(SegmentTag.segment_id.in_(segment_ids)))
-    for segment_id, name in rows:
-        names = tags.setdefault(segment_id, [])
-        if name not in names:
-            names.append(name)
-    return tags
-
-
-def files_needing_attention(session: Session) -> Iterator[tuple[MediaFile, str, str | None]]:
-    """(file, status, reason) of the files that failed, were only partly read ("partial")
-    or were skipped, by path, streamed (an archive may have millions)."""
-    partial = (MediaFile.status == "done") & MediaFile.partial
-    query = (select(MediaFile).where(MediaFile.status.in_(("failed", "skipped")) | partial)
-             .order_by(MediaFile.path).execution_options(yield_per=1000))
-    for row in session.scalars(query):
-        if row.status == "done":
-            yield row, "partial", _partial_line(row.warnings)
-        else:
-            yield row, row.status, row.reason
-
-
-@dataclass(frozen=True)
-class TagCount:
-    tag: str
-    segments: int  # segments carrying the tag
-    files: int  # files with at least one such segment
-
-
-def tag_counts(session: Session, pattern: str | None = None) -> list[TagCount]:
-    """The tags in use, most used first; `pattern` a glob (`*`, `?`) on the tag name, or a
-    plain substring when it has no wildcard."""
-    query = (select(Tag.name, func.count(func.distinct(SegmentTag.segment_id)),
-                    func.count(func.distinct(Segment.file_id)))
-             .join(SegmentTag, SegmentTag.tag_id == Tag.id)
-             .join(Segment, Segment.id == SegmentTag.segment_id)
-             .group_by(Tag.name))
-    if pattern:
-        escaped = pattern.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = escaped.replace("*", "%").replace("?", "_")
-        if like == escaped:
-            like = f"%{like}%"
-        query = query.where(Tag.name.like(like, escape="\\"))
-    rows = session.execute(query).all()
-    return sorted((TagCount(*row) for row in rows), key=lambda t: (-t.segments, t.tag))

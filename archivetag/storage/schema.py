@@ -28,11 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from archivetag.storage import FILE_STATUSES, RUN_STATUSES
+from archivetag.storage.clean_text import storable_text
 from archivetag.storage.search_text import search_text
 
-FILE_STATUSES = ("pending", "done", "failed", "skipped", "missing")
-SCAN = "scan"  # Segment.source of the windows ingest cuts; imports name their own source
-RUN_STATUSES = ("running", "done", "failed", "interrupted")
 
 # Stable constraint names, so that migrations can refer to them on every backend.
 NAMING = {
@@ -47,20 +46,6 @@ NAMING = {
 # 64-bit ids where rows can run into the billions; SQLite's rowid already is 64-bit, and only a
 # column declared INTEGER becomes that rowid.
 BigId = BigInteger().with_variant(Integer, "sqlite")
-
-
-# C0 and C1 control characters except tab, line feed and carriage return, and lone UTF-16
-# surrogates (a JSON "\udcff" decodes to one; no UTF-8 database can store it). PostgreSQL's
-# text cannot hold NUL at all; the rest break terminals and subtitle players. Removed, so
-# that every database stores the same text.
-_CONTROL = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
-                          *range(0x80, 0xA0),
-                          *range(0xD800, 0xE000)])  # lone surrogates: not encodable at all
-
-
-def storable_text(text: str) -> str:
-    """`text` without control characters (see `_CONTROL`), as every database can store it."""
-    return text.translate(_CONTROL)
 
 
 class CleanText(TypeDecorator):
