@@ -89,6 +89,40 @@ def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
     human = cli("status")
     assert human.exit_code == 0
     assert "1 pending" in human.stdout and "runs: none yet" in human.stdout
+    before_command = cli("--data-dir", str(mistyped), "tags", "--data-dir",
+                         str(isolated_environment), "--json")  # the command's own flag wins
+    assert before_command.exit_code == 0 and json.loads(before_command.stdout) == []
+    assert cli("--data-dir", str(mistyped), "status").exit_code == 1 and not mistyped.exists()
+
+    # On SQLite the read commands answer through the standard library alone: SQLAlchemy's
+    # import would take most of their start-up time (docs/performance.md).
+    probe = (
+        "import sys\nfrom archivetag.cli import main\n"
+        "for read in (['status'], ['tags'], ['failures'], ['show', '/archive/a.wav', '--json']):\n"
+        "    sys.argv = ['archivetag', *read]\n"
+        "    try:\n        main()\n    except SystemExit as exit_:\n"
+        "        assert not exit_.code, (read, exit_.code)\n"
+        "print('sqlalchemy' in sys.modules)"
+    )
+    light = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           timeout=60)
+    assert light.returncode == 0, light.stderr
+    assert '"caption": "a door slams"' in light.stdout
+    assert light.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["search", "--limit", "x", "dog"], "invalid value for '--limit'"),
+    (["search"], "missing argument 'QUERY'"),
+    (["status", "--bogus"], "no such option: --bogus"),
+    (["nosuch"], "no such command 'nosuch'"),
+])
+def test_parser_errors_are_one_line_like_every_usage_error(cli, args, said) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"archivetag: error: {said}"), result.stderr
+    assert result.stderr.count("\n") == 1 and "Usage:" not in result.stderr
+    assert f"(see 'archivetag{' ' + args[0] if args[0] != 'nosuch' else ''} -h')" in result.stderr
 
 
 def write_lines(folder: Path) -> Path:

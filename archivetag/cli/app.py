@@ -7,7 +7,14 @@ from typing import Annotated, Optional
 import typer
 
 from archivetag import __version__
-from archivetag.cli.common import PlainHelp, CommandList
+from archivetag.cli.common import (
+    CommandList,
+    ConfigFlag,
+    DataDirFlag,
+    DbFlag,
+    PlainHelp,
+    settings_before_command,
+)
 from archivetag.cli import (
     annotations_group,
     config_group,
@@ -59,8 +66,12 @@ def root(
         Optional[bool],
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version."),
     ] = None,
+    config_file: ConfigFlag = None,
+    data_dir: DataDirFlag = None,
+    db: DbFlag = None,
 ) -> None:
     """Find sounds in audio and video archives too large to listen to."""
+    settings_before_command(config_file=config_file, data_dir=data_dir, db=db)
 
 
 app.command("ingest", cls=PlainHelp)(ingest.ingest_command)

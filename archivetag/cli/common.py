@@ -39,6 +39,14 @@ DbFlag = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 _SETTINGS_FLAGS = {"config_file": ConfigFlag, "data_dir": DataDirFlag, "db": DbFlag}
+_BEFORE_COMMAND: dict[str, Any] = {}
+
+
+def settings_before_command(**flags: Any) -> None:
+    """The settings flags given before the command (`archivetag --data-dir D status`), which
+    the root callback hands here; the command's own flags win over them."""
+    _BEFORE_COMMAND.clear()
+    _BEFORE_COMMAND.update(flags)
 
 
 def settings_options(command: Callable[..., Any] | None = None, *,
@@ -63,6 +71,9 @@ def settings_options(command: Callable[..., Any] | None = None, *,
     @functools.wraps(command)
     def wrapper(*args: Any, config_file: Path | None = None, data_dir: Path | None = None,
                 db: str | None = None, **kwargs: Any) -> Any:
+        config_file = config_file or _BEFORE_COMMAND.get("config_file")
+        data_dir = data_dir or _BEFORE_COMMAND.get("data_dir")
+        db = db or _BEFORE_COMMAND.get("db")
         overrides = {"data_dir": str(data_dir) if data_dir else None, "db": db}
         overrides.update({key: kwargs.pop(name) for name, key in flags.items()})
         settings = load_settings(config_file, overrides=overrides)
