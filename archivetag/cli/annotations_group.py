@@ -62,8 +62,7 @@ def import_command(
     from archivetag.index.catalogue_index import update_index
     from archivetag.storage.lock import catalogue_lock
 
-    database = open_catalogue(settings, create=True)
-    try:
+    with open_catalogue(settings, create=True) as database:
         with catalogue_lock(database.engine, "annotations import"):
             with database.sessions() as session:
                 try:
@@ -75,8 +74,6 @@ def import_command(
                     raise UserError(f"{file}: {error}") from None
             update_index(database, settings, list(report.segment_ids),
                          (lambda _: None) if json_ else stderr_line)
-    finally:
-        database.engine.dispose()
     if json_:
         print_json(summary(file, report))
     else:

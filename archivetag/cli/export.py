@@ -59,8 +59,7 @@ def export(
     from archivetag.index.search import Searcher
 
     sidecars = format_ in ("vtt", "srt")
-    database = open_catalogue(settings)
-    try:
+    with open_catalogue(settings) as database:
         with database.sessions() as session:
             if query is not None:
                 results = Searcher(database, settings, stderr_line).search(
@@ -80,8 +79,6 @@ def export(
             else:
                 sys.stdout.write(ex.csv_header())
                 sys.stdout.writelines(ex.csv_record(r) for r in records)
-    finally:
-        database.engine.dispose()
     if sidecars:
         where = f"under {out}" if out else "beside the media"
         typer.echo(f"wrote {report.written} {format_} files {where}")

@@ -27,11 +27,8 @@ def check(settings: Settings, json_output: JsonFlag = False) -> None:
     """Prove that the index file and the database agree (ids, counts, embedder, vectors)."""
     from archivetag.index.catalogue_index import check_index
 
-    database = open_catalogue(settings)
-    try:
+    with open_catalogue(settings) as database:
         report = check_index(database, settings)
-    finally:
-        database.engine.dispose()
     if json_output:
         print_json({"index": str(report.path), "vectors": report.vectors,
                     "ok": not report.problems, "problems": list(report.problems)})
@@ -53,16 +50,13 @@ def update(settings: Settings) -> None:
     from archivetag.index.vectors import unembedded_segment_ids
     from archivetag.storage.lock import catalogue_lock
 
-    database = open_catalogue(settings)
     started = time.perf_counter()
-    try:
+    with open_catalogue(settings) as database:
         with catalogue_lock(database.engine, "index update"):
             with database.sessions() as session:
                 unembedded = unembedded_segment_ids(session, settings["index.embedder"],
                                                     settings["index.fields"])
             index = update_index(database, settings, unembedded, stderr_line)
-    finally:
-        database.engine.dispose()
     typer.echo(f"index {index_path(settings, index.stamp.catalogue)}: {index.stamp.count} "
                f"vectors ({index.stamp.kind}), up to date in "
                f"{time.perf_counter() - started:.1f} s")
@@ -76,12 +70,9 @@ def rebuild(settings: Settings) -> None:
     from archivetag.index.catalogue_index import index_path, rebuild_index
     from archivetag.storage.lock import catalogue_lock
 
-    database = open_catalogue(settings)
     started = time.perf_counter()
-    try:
+    with open_catalogue(settings) as database:
         with catalogue_lock(database.engine, "index rebuild"):
             index = rebuild_index(database, settings, stderr_line)
-    finally:
-        database.engine.dispose()
     typer.echo(f"index {index_path(settings, index.stamp.catalogue)}: {index.stamp.count} "
                f"vectors ({index.stamp.kind}), built in {time.perf_counter() - started:.1f} s")

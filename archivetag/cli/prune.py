@@ -38,8 +38,7 @@ def prune(
     if not (dry_run or yes or interactive):
         raise UsageError("prune deletes results: pass --yes (or --dry-run to see what it "
                          "would remove)")
-    database = open_catalogue(settings)
-    try:
+    with open_catalogue(settings) as database:
         with catalogue_lock(database.engine, "prune"), database.sessions() as session:
             found = list(prune_candidates(session, cutoff, with_imported))
             segments = segments_to_prune(session, cutoff, with_imported)
@@ -62,8 +61,6 @@ def prune(
                 "files": {"pruned": report.files_removed, "kept": report.files_kept},
                 "segments": report.segments_removed})
             update_index(database, settings, [], stderr_line)  # still under the lock
-    finally:
-        database.engine.dispose()
     _show(summary, json_output, dry_run=False)
 
 

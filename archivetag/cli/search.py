@@ -95,11 +95,8 @@ def search(
         from dataclasses import replace
 
         request = replace(request, limit=min(request.limit * 10, 100000))
-    database = open_catalogue(settings)
-    try:
+    with open_catalogue(settings) as database:
         results = Searcher(database, settings, stderr_line).search(request)
-    finally:
-        database.engine.dispose()
     if files:
         grouped = render.by_file(results, request.limit // 10)
         rows = [render.file_record(group) for group in grouped]

@@ -26,21 +26,18 @@ def serve(
     host, port = settings["serve.host"], settings["serve.port"]
     token = read_token(settings["serve.token"], token_file)
     require_token(host, token)
-    database = open_catalogue(settings)
-    import uvicorn
+    with open_catalogue(settings) as database:  # before uvicorn: no catalogue, no import
+        import uvicorn
 
-    from archivetag.serve.app import make_app
+        from archivetag.serve.app import make_app
 
-    app = make_app(database, settings, policy_for(host, token, settings["serve.allowed_hosts"]))
-    shown = f"[{host}]" if ":" in host else host
-    address = f"http://{shown}:{port}/"
-    typer.echo(f"archivetag: serving {database.url} at {address} (Ctrl-C stops)", err=True)
-    if open_browser:
-        import threading
-        import webbrowser
+        app = make_app(database, settings, policy_for(host, token, settings["serve.allowed_hosts"]))
+        shown = f"[{host}]" if ":" in host else host
+        address = f"http://{shown}:{port}/"
+        typer.echo(f"archivetag: serving {database.url} at {address} (Ctrl-C stops)", err=True)
+        if open_browser:
+            import threading
+            import webbrowser
 
-        threading.Timer(1.0, webbrowser.open, [address]).start()
-    try:
+            threading.Timer(1.0, webbrowser.open, [address]).start()
         uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
-    finally:
-        database.engine.dispose()

@@ -148,12 +148,20 @@ def _too_new(engine: Engine, state: SchemaState) -> DatabaseError:
 
 @dataclass(frozen=True)
 class Database:
+    """An open catalogue; `with open_database(...) as database:` disposes of its engine."""
+
     engine: Engine
     sessions: sessionmaker[Session]
 
     @property
     def url(self) -> str:
         return safe_url(str(self.engine.url))
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.engine.dispose()
 
 
 def _no_sqlite_file(url: str) -> bool:
