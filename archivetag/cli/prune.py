@@ -28,7 +28,12 @@ def prune(
     from archivetag.cli.search import stderr_line
     from archivetag.index.catalogue_index import update_index
     from archivetag.storage.lock import catalogue_lock
-    from archivetag.storage.prune import prune as remove, prune_candidates, segments_to_prune
+    from archivetag.storage.prune import (
+        missing_too_recently,
+        prune as remove,
+        prune_candidates,
+        segments_to_prune,
+    )
     from archivetag.storage.queries import command_line, finish_run, start_run
 
     if dry_run and yes:
@@ -42,8 +47,9 @@ def prune(
         with catalogue_lock(database.engine, "prune"), database.sessions() as session:
             found = list(prune_candidates(session, cutoff, with_imported))
             segments = segments_to_prune(session, cutoff, with_imported)
-            plan = {"files": len(found), "files_kept": 0, "segments": segments,
-                    "paths": [c.display_path for c in found]}
+            recent = missing_too_recently(session, cutoff)
+            plan = {"files": len(found), "files_kept": 0, "files_recent": recent,
+                    "segments": segments, "paths": [c.display_path for c in found]}
             if dry_run or not found:
                 _show(plan, json_output, dry_run=dry_run)
                 return
@@ -56,6 +62,7 @@ def prune(
             run = start_run(session, "prune", command_line())
             report = remove(session, [c.file_id for c in found], with_imported)
             summary = {"files": report.files_removed, "files_kept": report.files_kept,
+                       "files_recent": recent,
                        "segments": report.segments_removed, "paths": plan["paths"]}
             finish_run(session, run, "done", {  # files by outcome, as every run records them
                 "files": {"pruned": report.files_removed, "kept": report.files_kept},
@@ -73,10 +80,12 @@ def _show(report: dict, json_output: bool, dry_run: bool) -> None:
         typer.echo(f"{verb}: {path}")
     if len(report["paths"]) > SHOWN:
         typer.echo(f"… and {len(report['paths']) - SHOWN} more")
-    kept = report.get("files_kept")
+    kept, recent = report["files_kept"], report["files_recent"]
     typer.echo(f"prune {verb} {_files(report['files'], 'missing file')} and "
                f"{report['segments']} segments"
-               + (f"; {kept} kept for their imported annotations" if kept else ""))
+               + (f"; {kept} kept for their imported annotations" if kept else "")
+               + (f"; {_files(recent, 'missing file')} kept, not missing for that long"
+                  if recent else ""))
 
 
 def _files(count: int, noun: str = "file") -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from archivetag.storage import SCAN
@@ -78,6 +78,16 @@ def segments_to_prune(session: Session, older_than: datetime | None,
     if not with_imported:
         query = query.where(Segment.source == SCAN)
     return session.scalar(query)
+
+
+def missing_too_recently(session: Session, older_than: datetime | None) -> int:
+    """Files marked missing that `older_than` keeps: missing since then or later (or since
+    a time not recorded), so a user sees why a prune left them."""
+    if older_than is None:
+        return 0
+    return session.scalar(select(func.count()).select_from(MediaFile).where(
+        MediaFile.status == "missing",
+        or_(MediaFile.missing_since >= older_than, MediaFile.missing_since.is_(None))))
 
 
 def prune(session: Session, file_ids: list[int], with_imported: bool) -> PruneReport:
