@@ -19,9 +19,6 @@ from typing import TextIO
 
 from archivetag.storage.disk import disk_full, is_disk_full
 
-BYTES_PER_AUDIO_SECOND_GUESS = 16_000.0  # 128 kbit/s, until real files say better
-
-
 @dataclass
 class RunCounts:
     """Everything counted during a run; the summary is made from it."""
@@ -34,9 +31,14 @@ class RunCounts:
     audio_seconds: float = 0.0
     bytes_to_tag: int = 0
     bytes_tagged: int = 0
-    seconds_per_byte: float = 1 / BYTES_PER_AUDIO_SECOND_GUESS
+    seconds_per_byte: float = 0.0  # learnt from the files read; 0 until the first
 
-    def hours_to_tag_estimate(self) -> float:
+    def hours_to_tag_estimate(self) -> float | None:
+        """Hours of audio in the files to tag, from their bytes at the rate of the files read
+        so far; None before the first is read (files differ in bytes per second 100-fold:
+        a guess would be off by that much)."""
+        if not self.seconds_per_byte:
+            return None
         return self.bytes_to_tag * self.seconds_per_byte / 3600
 
     def learn_rate(self, size: int, seconds: float) -> None:
@@ -121,13 +123,14 @@ class Reporter:
         files_done = counts.files_tagged
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = counts.segments / elapsed
-        estimate_s = counts.hours_to_tag_estimate() * 3600
+        hours = counts.hours_to_tag_estimate()
+        of = f" of ~{hours:.2f}" if hours is not None else ""
         detail = (f"{files_done}/{files_to_tag} files, {counts.segments} segments, "
-                  f"{counts.audio_seconds / 3600:.2f} of ~{estimate_s / 3600:.2f} h audio, "
+                  f"{counts.audio_seconds / 3600:.2f}{of} h audio, "
                   f"{rate:.1f} seg/s" + (", still finding files" if walking else ""))
-        if self._progress is not None:
-            self._progress.update(self._task, completed=counts.audio_seconds,
-                                  total=max(estimate_s, counts.audio_seconds, 1.0),
+        if self._progress is not None:  # no total (no ETA) until the first file is read
+            total = None if hours is None else max(hours * 3600, counts.audio_seconds, 1.0)
+            self._progress.update(self._task, completed=counts.audio_seconds, total=total,
                                   detail=detail)
         elif not self.quiet and time.monotonic() - self._last_line >= self.interval_s:
             self._last_line = time.monotonic()

@@ -257,9 +257,12 @@ class IngestRun:
             self.reporter.warn(build.TINY_WARNING.format(path=model.path))
         found = ", ".join(f"{count} {category.value}"
                           for category, count in self.counts.plan.items())
-        self.reporter.say(f"found so far: {found}; about "
-                          f"{self.counts.hours_to_tag_estimate():.2f} h of audio to tag "
-                          "(refined as files are read)")
+        hours = self.counts.hours_to_tag_estimate()
+        to_tag = (f"about {hours:.2f} h of audio to tag (refined as files are read)"
+                  if hours is not None else
+                  f"{self.counts.bytes_to_tag / 1e6:.1f} MB to tag (how many hours of audio, "
+                  "once the first files are read)")
+        self.reporter.say(f"found so far: {found}; {to_tag}")
         self.reporter.say("starting Ray and loading the model")
         self.reporter.record("stage", stage="loading the model")
         local_gpus = settings["ray.local_gpus"]
