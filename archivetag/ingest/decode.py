@@ -37,6 +37,11 @@ BLOCK_SECONDS = 4
 MIN_GAP_S = 0.05
 _STDERR_LINES = 20
 _GLOBAL = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+verbose"]
+# Raw samples to the pipe. To a pipe (not seekable) ffmpeg flushes every packet by default:
+# one write() of ~1.7 KB per 418 samples wakes the reader every time, which cost 0.1 s per
+# 10 minutes of mono, a fifth of the decode; unflushed, it writes 32 KiB at a time
+# (docs/performance.md, "Faithful audio").
+_RAW_OUT = ["-c:a", "pcm_f32le", "-flush_packets", "0", "-f", "f32le", "pipe:1"]
 # "[mp3float @ 0x55..] [error] Header missing": the level ffmpeg gave a line.
 _LEVEL = re.compile(r"\[(panic|fatal|error|warning|info|verbose|debug)\] ")
 _ERROR_LEVELS = ("panic", "fatal", "error")
@@ -110,7 +115,7 @@ def _resample(gaps_kept: bool) -> list[str]:
         rate += f":async=1:min_hard_comp={MIN_GAP_S}"
     # Every channel is kept, unknown layouts 1:1; through a layout change ffmpeg keeps the
     # first layout's columns (a 2.0 part of a 5.1 broadcast is upmixed into them).
-    return ["-af", rate, "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
+    return ["-af", rate, *_RAW_OUT]
 
 
 def decode_commands(path: bytes | str, plan: DecodePlan) -> list[list[str | bytes]]:
@@ -120,7 +125,7 @@ def decode_commands(path: bytes | str, plan: DecodePlan) -> list[list[str | byte
         return [[*source, *_resample(plan.gaps_kept)]]
     rate, channels = plan.native
     raw = ["-f", "f32le", "-ar", str(rate), "-ac", str(channels)]
-    return [[*source, "-c:a", "pcm_f32le", *raw[:2], "pipe:1"],
+    return [[*source, "-ar", str(rate), *_RAW_OUT],
             ["ffmpeg", *_GLOBAL, *raw, "-i", "pipe:0", *_resample(False)]]
 
 

@@ -5,9 +5,11 @@
 ``failed`` outcome must be discarded: a file is stored whole or not at all.
 """
 
+import itertools
 import os
 import stat
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +36,8 @@ from archivetag.ingest.wav_header import wav_data_bytes
 # Decoded audio this much shorter than a header says may mean a truncated file.
 _SHORT_ABS_S = 0.5
 _SHORT_REL = 0.01
+# Decoded samples held while ffprobe runs (ffmpeg gets that far ahead of it).
+_AHEAD_BYTES = 16 << 20
 
 
 # How the warnings that say a file's timeline or data was not what its container says begin
@@ -163,45 +167,77 @@ class _Guard:
         return mono
 
 
-def _timeline(stream: PcmStream, lead_s: float, downmix: Downmix,
+def _timeline(blocks: Iterator[np.ndarray], lead_s: float, downmix: Downmix,
               guard: _Guard) -> Iterator[np.ndarray]:
     """Mono blocks on the playback timeline: silence up to the stream start, then the mix."""
     lead = np.zeros(round(lead_s * SAMPLE_RATE), np.float32)
-    for block in stream:
+    for block in blocks:
         if lead.size:
             yield lead
             lead = lead[:0]
         yield guard(downmix(block))
 
 
-def _start(
-    candidate: Candidate, options: ReadOptions
-) -> tuple[PcmStream, MediaInfo, float] | Outcome:
-    """Probe, and have ffmpeg decoding: (stream, media, timeout) or why not.
+@dataclass
+class _Started:
+    stream: PcmStream
+    blocks: Iterator[np.ndarray]  # the stream's (samples, channels) blocks, from the first
+    media: MediaInfo
 
-    ffmpeg starts on the likely plan (``decode.GUESS``) while ffprobe runs, so that the two
-    start-ups overlap; a wrong guess is replaced before a sample is read.
+
+def _read_while(blocks: Iterator[np.ndarray], busy: Future) -> list[np.ndarray]:
+    """Blocks read until ``busy`` is done, at most ``_AHEAD_BYTES`` of them."""
+    early, held = [], 0
+    while not busy.done() and held < _AHEAD_BYTES:
+        block = next(blocks, None)
+        if block is None:
+            break
+        early.append(block)
+        held += block.nbytes
+    return early
+
+
+def _start(candidate: Candidate, options: ReadOptions) -> _Started | Outcome:
+    """Probe, and have ffmpeg decoding; or why not.
+
+    ffmpeg starts on the likely plan (``decode.GUESS``) and its first blocks are read while
+    ffprobe runs on a thread, so that neither waits for the other (the probe took a fifth of
+    a 10-minute file's read while ffmpeg waited on a full pipe: docs/performance.md,
+    "Faithful audio"). A wrong guess is replaced, and what it decoded dropped, before a
+    sample is used.
     """
     try:
         stream = PcmStream(candidate.path, GUESS, options.decode.timeout_for(None))
     except OSError as error:
         return Outcome("failed", f"cannot run ffmpeg: {error.strerror}")
-    try:
+
+    def probed() -> MediaInfo | ProbeVerdict:
         media = probe(candidate.path, options.stream, options.probe_timeout_s)
+        if isinstance(media, MediaInfo):  # the watchdog's limit, from the file's length
+            stream.timeout_s = options.decode.timeout_for(media.duration)
+        return media
+
+    media = None
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            probing = pool.submit(probed)
+            blocks = iter(stream)
+            early = _read_while(blocks, probing)
+            media = probing.result()
         if isinstance(media, ProbeVerdict):
             stream.close()
             return Outcome(media.status, media.reason)
-        stream.timeout_s = timeout_s = options.decode.timeout_for(media.duration)
         plan = DecodePlan.of(media)
         if plan != GUESS:
             stream.close()
-            stream = PcmStream(candidate.path, plan, timeout_s)
+            stream = PcmStream(candidate.path, plan, stream.timeout_s)
+            blocks, early = iter(stream), []
     except OSError as error:
         return Outcome("failed", f"cannot run ffmpeg: {error.strerror}", media=media)
     except BaseException:
         stream.close()
         raise
-    return stream, media, timeout_s
+    return _Started(stream, itertools.chain(early, blocks), media)
 
 
 def playback_audio(candidate: Candidate, options: ReadOptions = ReadOptions()
@@ -213,10 +249,9 @@ def playback_audio(candidate: Candidate, options: ReadOptions = ReadOptions()
     started = _start(candidate, options)
     if isinstance(started, Outcome):
         return
-    stream, media, _ = started
     downmix = Downmix(options.segments.silence_threshold_dbfs)
-    with stream:
-        yield from _timeline(stream, media.stream_offset, downmix, _Guard())
+    with started.stream:
+        yield from _timeline(started.blocks, started.media.stream_offset, downmix, _Guard())
 
 
 def read_file(
@@ -231,11 +266,12 @@ def read_file(
     if isinstance(started, Outcome):
         yield started
         return
-    stream, media, timeout_s = started
+    media = started.media
     downmix, guard = Downmix(options.segments.silence_threshold_dbfs), _Guard()
-    with stream:
-        yield from segments(_timeline(stream, media.stream_offset, downmix, guard),
+    with started.stream:
+        yield from segments(_timeline(started.blocks, media.stream_offset, downmix, guard),
                             options.segments)
-    end = stream.end
+    end = started.stream.end
     decoded = end.samples / SAMPLE_RATE + (media.stream_offset if end.samples else 0.0)
-    yield _ending(candidate, media, end, timeout_s, decoded, _mended(end, guard.count, downmix))
+    yield _ending(candidate, media, end, started.stream.timeout_s, decoded,
+                  _mended(end, guard.count, downmix))
