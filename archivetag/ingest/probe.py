@@ -81,6 +81,13 @@ class MediaInfo:
         """
         return "mpegts" in self.container.split(",")
 
+    @property
+    def clock_checked(self) -> bool:
+        """Whether the timestamps are held against the samples for drift: everywhere but in
+        Ogg, where each link of a chain restarts the clock (across two chained Opus links
+        the timestamps show a 0.96 s gap that no player plays; see ``gaps_kept``)."""
+        return "ogg" not in self.container.split(",")
+
 
 @dataclass(frozen=True)
 class ProbeVerdict:

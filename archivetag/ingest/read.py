@@ -16,6 +16,7 @@ import numpy as np
 
 from archivetag.ingest.decode import (
     GUESS,
+    MAX_DRIFT_S,
     MIN_GAP_S,
     SAMPLE_RATE,
     DecodeEnd,
@@ -43,6 +44,7 @@ _AHEAD_BYTES = 16 << 20
 # How the warnings that say a file's timeline or data was not what its container says begin
 # (`archivetag serve` plays such files from this decode, not by seeking in the container).
 TIMELINE_REBUILT = "timeline rebuilt"
+CLOCKS_APART = "timestamps and samples disagree"
 DECODED_WITH_ERRORS = "decoded with errors"
 
 @dataclass(frozen=True)
@@ -139,8 +141,8 @@ def _wav_promise_s(candidate: Candidate, media: MediaInfo) -> float | None:
     return promised * 8 / media.bit_rate if promised else None
 
 
-def _mended(end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:
-    """One line for each thing mended without losing audio."""
+def _mended(media: MediaInfo, end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:
+    """One line for each thing mended or found without losing audio."""
     lines = []
     replaced = end.non_finite + guarded
     if replaced:
@@ -148,6 +150,10 @@ def _mended(end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:
     if end.gap_s >= MIN_GAP_S:
         lines.append(f"{TIMELINE_REBUILT}: the timestamps run {end.gap_s:.2f} s ahead of the "
                      f"samples; the gaps are kept as silence")
+    if media.clock_checked and abs(end.drift_s) > MAX_DRIFT_S:
+        way = "ahead of" if end.drift_s > 0 else "behind"
+        lines.append(f"{CLOCKS_APART}: by the end the timestamps run {abs(end.drift_s):.2f} s "
+                     f"{way} the samples; segment times follow the samples")
     if cancelled := downmix.warning():
         lines.append(cancelled)
     return lines
@@ -274,4 +280,4 @@ def read_file(
     end = started.stream.end
     decoded = end.samples / SAMPLE_RATE + (media.stream_offset if end.samples else 0.0)
     yield _ending(candidate, media, end, started.stream.timeout_s, decoded,
-                  _mended(end, guard.count, downmix))
+                  _mended(media, end, guard.count, downmix))

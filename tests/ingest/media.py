@@ -230,6 +230,11 @@ def generate_faithful(d: Path) -> None:
     for name, codec in (("memo.m4a", "aac"), ("memo.wma", "wmav2"), ("memo.mka", "flac"),
                         ("memo.webm", "libopus"), ("memo.ts", "mp2"), ("memo.3gp", "aac")):
         ffmpeg(*sine, "-c:a", codec, str(d / name))
+    # Timestamps on a wrong scale, 5 % fast and 5 % slow: 3 s of samples, 3.15 s and 2.85 s
+    # of timestamps (a recorder whose audio clock is not its timestamps' clock).
+    for name, scale, source in (("fast_clock.mka", "1.05", "memo.mka"),
+                                ("slow_clock.m4a", "0.95", "memo.m4a")):
+        ffmpeg("-itsscale", scale, "-i", str(d / source), "-c", "copy", str(d / name))
     ffmpeg(*sine, "-f", "lavfi", "-i", "color=c=red:s=64x64:d=1", "-map", "0", "-map", "1",
            "-frames:v", "1", "-c:v", "mjpeg", "-disposition:v", "attached_pic",
            str(d / "with_cover.mp3"))  # fmt: skip
