@@ -29,8 +29,8 @@ from archivetag.ingest.fingerprint import file_kind
 from archivetag.ingest.mix import Downmix
 from archivetag.ingest.outcome import Outcome
 from archivetag.ingest.stderr import in_words
-from archivetag.ingest.probe import (PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict, StreamChoice, probe,
-                                     unreadable)
+from archivetag.ingest.probe import (EMPTY_STREAM, PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict,
+                                     StreamChoice, missing_audio, probe, unreadable)
 from archivetag.ingest.segment import Segment, SegmentSettings, segments
 from archivetag.ingest.wav_header import wav_data_bytes
 
@@ -102,9 +102,8 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
         if troubled:
             return Outcome("failed", f"no decodable audio{said}", media=media)
         if promised:
-            reason = f"the header promises {promised:.1f} s of audio that is not in the file"
-            return Outcome("failed", reason, media=media)
-        return Outcome("skipped", "audio stream is empty", media=media)
+            return Outcome("failed", missing_audio(promised), media=media)
+        return Outcome("skipped", EMPTY_STREAM, media=media)
     try:
         if _changed(candidate, os.stat(candidate.path)):
             reason = "changed while being read (still being written?)"

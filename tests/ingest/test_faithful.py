@@ -146,11 +146,17 @@ def test_a_recording_without_a_stated_duration_gets_the_decoded_one(faithful):
 @pytest.mark.parametrize(
     ("name", "status", "reason"),
     [
-        ("empty_track.mkv", "skipped", "audio stream is empty"),
+        ("empty_track.mkv", "skipped", "audio stream is empty"),  # beside a video track
+        ("empty_audio.mka", "skipped", "audio stream is empty"),  # alone: ffprobe cannot open it
+        ("empty_audio.m4a", "skipped", "audio stream is empty"),
         ("empty_data.wav", "skipped", "audio stream is empty"),
         ("header_only.wav", "failed", "the header promises 3.0 s of audio that is not in the file"),
+        ("cut_before_samples.mka", "failed",
+         "the header promises 3.0 s of audio that is not in the file"),
+        ("cut_in_header.mka", "failed", "damaged media: "),
     ],
 )
 def test_an_empty_audio_stream_is_skipped_and_missing_audio_fails(faithful, name, status, reason):
     cut, outcome = read(faithful / name)
-    assert (cut, outcome.status, outcome.reason) == ([], status, reason)
+    assert (cut, outcome.status) == ([], status)
+    assert outcome.reason.startswith(reason)
