@@ -5,11 +5,9 @@
 ``failed`` outcome must be discarded: a file is stored whole or not at all.
 """
 
-import itertools
 import os
 import stat
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,8 +35,6 @@ from archivetag.ingest.wav_header import wav_data_bytes
 # Decoded audio this much shorter than a header says may mean a truncated file.
 _SHORT_ABS_S = 0.5
 _SHORT_REL = 0.01
-# Decoded samples held while ffprobe runs (ffmpeg gets that far ahead of it).
-_AHEAD_BYTES = 16 << 20
 
 
 # How the warnings that say a file's timeline or data was not what its container says begin
@@ -172,77 +168,45 @@ class _Guard:
         return mono
 
 
-def _timeline(blocks: Iterator[np.ndarray], lead_s: float, downmix: Downmix,
+def _timeline(stream: PcmStream, lead_s: float, downmix: Downmix,
               guard: _Guard) -> Iterator[np.ndarray]:
     """Mono blocks on the playback timeline: silence up to the stream start, then the mix."""
     lead = np.zeros(round(lead_s * SAMPLE_RATE), np.float32)
-    for block in blocks:
+    for block in stream:
         if lead.size:
             yield lead
             lead = lead[:0]
         yield guard(downmix(block))
 
 
-@dataclass
-class _Started:
-    stream: PcmStream
-    blocks: Iterator[np.ndarray]  # the stream's (samples, channels) blocks, from the first
-    media: MediaInfo
+def _start(
+    candidate: Candidate, options: ReadOptions
+) -> tuple[PcmStream, MediaInfo, float] | Outcome:
+    """Probe, and have ffmpeg decoding: (stream, media, timeout) or why not.
 
-
-def _read_while(blocks: Iterator[np.ndarray], busy: Future) -> list[np.ndarray]:
-    """Blocks read until ``busy`` is done, at most ``_AHEAD_BYTES`` of them."""
-    early, held = [], 0
-    while not busy.done() and held < _AHEAD_BYTES:
-        block = next(blocks, None)
-        if block is None:
-            break
-        early.append(block)
-        held += block.nbytes
-    return early
-
-
-def _start(candidate: Candidate, options: ReadOptions) -> _Started | Outcome:
-    """Probe, and have ffmpeg decoding; or why not.
-
-    ffmpeg starts on the likely plan (``decode.GUESS``) and its first blocks are read while
-    ffprobe runs on a thread, so that neither waits for the other (the probe took a fifth of
-    a 10-minute file's read while ffmpeg waited on a full pipe: docs/performance.md,
-    "Faithful audio"). A wrong guess is replaced, and what it decoded dropped, before a
-    sample is used.
+    ffmpeg starts on the likely plan (``decode.GUESS``) while ffprobe runs, so that the two
+    start-ups overlap; a wrong guess is replaced before a sample is read.
     """
     try:
         stream = PcmStream(candidate.path, GUESS, options.decode.timeout_for(None))
     except OSError as error:
         return Outcome("failed", f"cannot run ffmpeg: {error.strerror}")
-
-    def probed() -> MediaInfo | ProbeVerdict:
-        media = probe(candidate.path, options.stream, options.probe_timeout_s)
-        if isinstance(media, MediaInfo):  # the watchdog's limit, from the file's length
-            stream.timeout_s = options.decode.timeout_for(media.duration)
-        return media
-
-    media = None
     try:
-        with ThreadPoolExecutor(1) as pool:
-            probing = pool.submit(probed)
-            blocks = iter(stream)
-            early = _read_while(blocks, probing)
-            media = probing.result()
+        media = probe(candidate.path, options.stream, options.probe_timeout_s)
         if isinstance(media, ProbeVerdict):
             stream.close()
             return Outcome(media.status, media.reason)
+        stream.timeout_s = timeout_s = options.decode.timeout_for(media.duration)
         plan = DecodePlan.of(media)
         if plan != GUESS:
             stream.close()
-            stream = PcmStream(candidate.path, plan, stream.timeout_s)
-            blocks, early = iter(stream), []
+            stream = PcmStream(candidate.path, plan, timeout_s)
     except OSError as error:
         return Outcome("failed", f"cannot run ffmpeg: {error.strerror}", media=media)
     except BaseException:
         stream.close()
         raise
-    return _Started(stream, itertools.chain(early, blocks), media)
+    return stream, media, timeout_s
 
 
 def playback_audio(candidate: Candidate, options: ReadOptions = ReadOptions()
@@ -254,9 +218,10 @@ def playback_audio(candidate: Candidate, options: ReadOptions = ReadOptions()
     started = _start(candidate, options)
     if isinstance(started, Outcome):
         return
+    stream, media, _ = started
     downmix = Downmix(options.segments.silence_threshold_dbfs)
-    with started.stream:
-        yield from _timeline(started.blocks, started.media.stream_offset, downmix, _Guard())
+    with stream:
+        yield from _timeline(stream, media.stream_offset, downmix, _Guard())
 
 
 def read_file(
@@ -271,12 +236,12 @@ def read_file(
     if isinstance(started, Outcome):
         yield started
         return
-    media = started.media
+    stream, media, timeout_s = started
     downmix, guard = Downmix(options.segments.silence_threshold_dbfs), _Guard()
-    with started.stream:
-        yield from segments(_timeline(started.blocks, media.stream_offset, downmix, guard),
+    with stream:
+        yield from segments(_timeline(stream, media.stream_offset, downmix, guard),
                             options.segments)
-    end = started.stream.end
+    end = stream.end
     decoded = end.samples / SAMPLE_RATE + (media.stream_offset if end.samples else 0.0)
-    yield _ending(candidate, media, end, started.stream.timeout_s, decoded,
+    yield _ending(candidate, media, end, timeout_s, decoded,
                   _mended(media, end, guard.count, downmix))

@@ -8,7 +8,8 @@ to the client with no temporary file, at most `serve.max_transcodes` at once (th
 a catalogued path that is a symlink leading out of its ingest root is refused (404).
 
 A file whose stored timeline is not its container's clock (issue 11: a timeline rebuilt
-around timestamp gaps, timestamps that jump back, a stated duration far from the decoded
+around timestamp gaps, timestamps that jump back or drift from the samples by more than
+50 ms, a stated duration far from the decoded
 one, or none stated), or whose data was not what its format says (decoded with errors), is
 transcoded from archivetag's own decode (`ingest.read.playback_audio`, 16 kHz mono),
 skipping to the requested second by counting samples, so the player lands on the stored
