@@ -35,8 +35,23 @@ SAMPLE_RATE = 16_000
 BLOCK_SECONDS = 4
 # A timestamp gap shorter than this is left to the sample clock (aresample's min_hard_comp).
 MIN_GAP_S = 0.05
+# Timestamps and samples may disagree by this much before a file gets a warning: the
+# timeline's tolerance (README, "Ingest").
+MAX_DRIFT_S = 0.05
 _STDERR_LINES = 20
 _GLOBAL = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+verbose"]
+# Raw samples to the pipe. To a pipe (not seekable) ffmpeg flushes every packet by default:
+# one write() of ~1.7 KB per 418 samples wakes the reader every time, which cost 0.1 s per
+# 10 minutes of mono, a fifth of the decode; unflushed, it writes 32 KiB at a time
+# (docs/performance.md, "Faithful audio").
+_RAW_OUT = ["-c:a", "pcm_f32le", "-flush_packets", "0", "-f", "f32le", "pipe:1"]
+# "-progress pipe:2" adds to stderr, at the start, every half second and at the end, where the
+# output's timestamps have got to and how many bytes ffmpeg has written out.
+_PROGRESS = ["-progress", "pipe:2"]
+_REPORTED = re.compile(r"(total_size|out_time_us)=(-?\d+)$")
+# ffmpeg's write buffer: a reported size below it counts every byte muxed; above it, only
+# what was written out (the last report, after the final flush, counts every byte).
+_WRITE_BUFFER = 1 << 15
 # "[mp3float @ 0x55..] [error] Header missing": the level ffmpeg gave a line.
 _LEVEL = re.compile(r"\[(panic|fatal|error|warning|info|verbose|debug)\] ")
 _ERROR_LEVELS = ("panic", "fatal", "error")
@@ -78,6 +93,7 @@ class DecodeEnd:
     stderr: str  # short tail of ffmpeg's errors and cut-short warnings; empty when none
     samples: int  # per channel, at SAMPLE_RATE
     gap_s: float  # silence added where the timestamps skip forward
+    drift_s: float  # how far the timestamps ran ahead of the samples (negative: behind)
     non_finite: int  # NaN and Inf samples replaced by silence
 
 
@@ -110,7 +126,7 @@ def _resample(gaps_kept: bool) -> list[str]:
         rate += f":async=1:min_hard_comp={MIN_GAP_S}"
     # Every channel is kept, unknown layouts 1:1; through a layout change ffmpeg keeps the
     # first layout's columns (a 2.0 part of a 5.1 broadcast is upmixed into them).
-    return ["-af", rate, "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"]
+    return ["-af", rate, *_PROGRESS, *_RAW_OUT]
 
 
 def decode_commands(path: bytes | str, plan: DecodePlan) -> list[list[str | bytes]]:
@@ -120,13 +136,13 @@ def decode_commands(path: bytes | str, plan: DecodePlan) -> list[list[str | byte
         return [[*source, *_resample(plan.gaps_kept)]]
     rate, channels = plan.native
     raw = ["-f", "f32le", "-ar", str(rate), "-ac", str(channels)]
-    return [[*source, "-c:a", "pcm_f32le", *raw[:2], "pipe:1"],
+    return [[*source, "-ar", str(rate), *_RAW_OUT],
             ["ffmpeg", *_GLOBAL, *raw, "-i", "pipe:0", *_resample(False)]]
 
 
 class _Log:
     """What one ffmpeg process says on stderr: its errors (and warnings that the file ends
-    early), and the silence it added."""
+    early), the silence it added, and how far its timestamps drifted from its samples."""
 
     def __init__(self):
         self.errors: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
@@ -134,6 +150,26 @@ class _Log:
         self.channels = 0  # of the output, from the first configuration; 0 if none came
         self.configured = threading.Event()  # channels known, or ffmpeg said its last
         self._rate = 0
+        self._size = 0  # bytes in the progress report being read
+        self._start_s: float | None = None  # timestamps ahead of the samples, at the start
+        self._end_s = 0.0  # the same, in the latest progress report
+
+    @property
+    def drift_s(self) -> float:
+        """Seconds the output's timestamps ran ahead of its samples (negative: behind) by
+        the last progress report, beyond how far they were at the first exact one (a
+        decoder's delay, or a stream starting after the container, is no drift); 0 when
+        ffmpeg reported no progress."""
+        return self._end_s - (self._start_s or 0.0)
+
+    def _progress(self, key: str, value: int) -> None:
+        if key == "total_size":
+            self._size = value
+        elif self.channels:  # out_time_us follows total_size in each report
+            ahead_s = value / 1e6 - self._size / (4 * self.channels * SAMPLE_RATE)
+            if self._start_s is None and self._size < _WRITE_BUFFER:
+                self._start_s = ahead_s
+            self._end_s = ahead_s
 
     def read(self, stream) -> None:
         try:
@@ -144,6 +180,9 @@ class _Log:
     def _read(self, stream) -> None:
         for raw in stream:
             line = raw.decode("utf-8", errors="replace")[:500]
+            if reported := _REPORTED.match(line.rstrip()):
+                self._progress(reported.group(1), int(reported.group(2)))
+                continue
             level = _LEVEL.search(line)
             if not level or _OUR_MUXER in line:
                 continue
@@ -303,5 +342,6 @@ class PcmStream:
             stderr=short_reason(errors),
             samples=samples,
             gap_s=sum(log.gap_s for log in self._logs),
+            drift_s=output.drift_s,
             non_finite=self._non_finite,
         )

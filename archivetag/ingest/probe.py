@@ -1,9 +1,9 @@
 """Ask ffprobe what a file holds and pick the audio stream to tag.
 
 Returns ``MediaInfo`` for a file with audio, or an ``Outcome``-shaped verdict
-(``ProbeVerdict``) saying why not: no audio stream (skipped), or a file that no decoder can
-read although it is named as media, or another failure (failed)
-with ffprobe's own words. The media type comes from the streams present, never from the
+(``ProbeVerdict``) saying why not: no audio stream, or an empty one that ffprobe cannot open
+(skipped), or a file that no decoder can read although it is named as media, or another
+failure (failed) with ffprobe's own words. The media type comes from the streams present, never from the
 container's name: a picture stream marked as attached (cover art) is not video.
 """
 
@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from archivetag.ingest.media_url import media_url
+from archivetag.ingest.mkv_header import mkv_header
 from archivetag.ingest.stderr import in_words, short_reason
 
 PROBE_TIMEOUT_S = 30.0
+# A readable audio stream with no samples: skipped, in these words in every container.
+EMPTY_STREAM = "audio stream is empty"
 _NOT_MEDIA = "misdetection possible"  # ffprobe guessed a format from near-noise
 _ESTIMATED = "Estimating duration from bitrate"
 # Containers whose duration is the span of the timestamps present, not a header's count:
@@ -80,6 +83,13 @@ class MediaInfo:
         that no player plays). Measured in docs/performance.md, "Faithful audio".
         """
         return "mpegts" in self.container.split(",")
+
+    @property
+    def clock_checked(self) -> bool:
+        """Whether the timestamps are held against the samples for drift: everywhere but in
+        Ogg, where each link of a chain restarts the clock (across two chained Opus links
+        the timestamps show a 0.96 s gap that no player plays; see ``gaps_kept``)."""
+        return "ogg" not in self.container.split(",")
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,27 @@ def unreadable(path: bytes | str, why: str) -> ProbeVerdict:
     return ProbeVerdict("failed", f"not a readable {extension or 'media'} file ({why})")
 
 
+def missing_audio(promised_s: float) -> str:
+    """Why a file whose header promises ``promised_s`` seconds of audio, and holds none,
+    failed."""
+    return f"the header promises {promised_s:.1f} s of audio that is not in the file"
+
+
+def _empty_matroska(path: bytes | str) -> ProbeVerdict | None:
+    """The verdict on a Matroska file that ffprobe cannot open, whose elements declare an
+    audio track and hold no samples: skipped as empty, or failed when its header states a
+    duration (it was cut before its first samples). None for any other file."""
+    try:
+        header = mkv_header(path)
+    except OSError:
+        return None
+    if header is None or not header.audio_tracks or header.clusters:
+        return None
+    if header.duration_s:
+        return ProbeVerdict("failed", missing_audio(header.duration_s))
+    return ProbeVerdict("skipped", EMPTY_STREAM)
+
+
 def _failure(path: bytes | str, stderr: str) -> ProbeVerdict:
     lines = stderr.splitlines()
     if _NOT_MEDIA in stderr or (
@@ -193,7 +224,7 @@ def probe(
         return ProbeVerdict("failed", f"cannot run ffprobe: {error.strerror}")
     stderr = done.stderr.decode("utf-8", errors="replace")
     if done.returncode != 0:
-        return _failure(path, stderr)
+        return _empty_matroska(path) or _failure(path, stderr)
     try:
         report = json.loads(done.stdout.decode("utf-8", errors="replace"))
     except ValueError:

@@ -14,6 +14,7 @@ import numpy as np
 
 from archivetag.ingest.decode import (
     GUESS,
+    MAX_DRIFT_S,
     MIN_GAP_S,
     SAMPLE_RATE,
     DecodeEnd,
@@ -26,8 +27,8 @@ from archivetag.ingest.fingerprint import file_kind
 from archivetag.ingest.mix import Downmix
 from archivetag.ingest.outcome import Outcome
 from archivetag.ingest.stderr import in_words
-from archivetag.ingest.probe import (PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict, StreamChoice, probe,
-                                     unreadable)
+from archivetag.ingest.probe import (EMPTY_STREAM, PROBE_TIMEOUT_S, MediaInfo, ProbeVerdict,
+                                     StreamChoice, missing_audio, probe, unreadable)
 from archivetag.ingest.segment import Segment, SegmentSettings, segments
 from archivetag.ingest.wav_header import wav_data_bytes
 
@@ -39,6 +40,7 @@ _SHORT_REL = 0.01
 # How the warnings that say a file's timeline or data was not what its container says begin
 # (`archivetag serve` plays such files from this decode, not by seeking in the container).
 TIMELINE_REBUILT = "timeline rebuilt"
+CLOCKS_APART = "timestamps and samples disagree"
 DECODED_WITH_ERRORS = "decoded with errors"
 
 @dataclass(frozen=True)
@@ -96,9 +98,8 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
         if troubled:
             return Outcome("failed", f"no decodable audio{said}", media=media)
         if promised:
-            reason = f"the header promises {promised:.1f} s of audio that is not in the file"
-            return Outcome("failed", reason, media=media)
-        return Outcome("skipped", "audio stream is empty", media=media)
+            return Outcome("failed", missing_audio(promised), media=media)
+        return Outcome("skipped", EMPTY_STREAM, media=media)
     try:
         if _changed(candidate, os.stat(candidate.path)):
             reason = "changed while being read (still being written?)"
@@ -135,8 +136,8 @@ def _wav_promise_s(candidate: Candidate, media: MediaInfo) -> float | None:
     return promised * 8 / media.bit_rate if promised else None
 
 
-def _mended(end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:
-    """One line for each thing mended without losing audio."""
+def _mended(media: MediaInfo, end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:
+    """One line for each thing mended or found without losing audio."""
     lines = []
     replaced = end.non_finite + guarded
     if replaced:
@@ -144,6 +145,10 @@ def _mended(end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:
     if end.gap_s >= MIN_GAP_S:
         lines.append(f"{TIMELINE_REBUILT}: the timestamps run {end.gap_s:.2f} s ahead of the "
                      f"samples; the gaps are kept as silence")
+    if media.clock_checked and abs(end.drift_s) > MAX_DRIFT_S:
+        way = "ahead of" if end.drift_s > 0 else "behind"
+        lines.append(f"{CLOCKS_APART}: by the end the timestamps run {abs(end.drift_s):.2f} s "
+                     f"{way} the samples; segment times follow the samples")
     if cancelled := downmix.warning():
         lines.append(cancelled)
     return lines
@@ -238,4 +243,5 @@ def read_file(
                             options.segments)
     end = stream.end
     decoded = end.samples / SAMPLE_RATE + (media.stream_offset if end.samples else 0.0)
-    yield _ending(candidate, media, end, timeout_s, decoded, _mended(end, guard.count, downmix))
+    yield _ending(candidate, media, end, timeout_s, decoded,
+                  _mended(media, end, guard.count, downmix))

@@ -8,7 +8,8 @@ to the client with no temporary file, at most `serve.max_transcodes` at once (th
 a catalogued path that is a symlink leading out of its ingest root is refused (404).
 
 A file whose stored timeline is not its container's clock (issue 11: a timeline rebuilt
-around timestamp gaps, timestamps that jump back, a stated duration far from the decoded
+around timestamp gaps, timestamps that jump back or drift from the samples by more than
+50 ms, a stated duration far from the decoded
 one, or none stated), or whose data was not what its format says (decoded with errors), is
 transcoded from archivetag's own decode (`ingest.read.playback_audio`, 16 kHz mono),
 skipping to the requested second by counting samples, so the player lands on the stored
@@ -68,9 +69,9 @@ class Media:
 def timeline_differs(warnings: list[str] | None, duration: float | None,
                      claimed_duration: float | None) -> bool:
     """Whether a file's stored timeline may not be its container's clock (see above)."""
-    from archivetag.ingest.read import DECODED_WITH_ERRORS, TIMELINE_REBUILT
+    from archivetag.ingest.read import CLOCKS_APART, DECODED_WITH_ERRORS, TIMELINE_REBUILT
 
-    if any(warning.startswith((TIMELINE_REBUILT, DECODED_WITH_ERRORS))
+    if any(warning.startswith((TIMELINE_REBUILT, CLOCKS_APART, DECODED_WITH_ERRORS))
            for warning in warnings or ()):
         return True
     if duration is None:

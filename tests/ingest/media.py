@@ -3,6 +3,7 @@
 import math
 import os
 import pickle
+import struct
 import subprocess
 import wave
 from pathlib import Path
@@ -230,6 +231,11 @@ def generate_faithful(d: Path) -> None:
     for name, codec in (("memo.m4a", "aac"), ("memo.wma", "wmav2"), ("memo.mka", "flac"),
                         ("memo.webm", "libopus"), ("memo.ts", "mp2"), ("memo.3gp", "aac")):
         ffmpeg(*sine, "-c:a", codec, str(d / name))
+    # Timestamps on a wrong scale, 5 % fast and 5 % slow: 3 s of samples, 3.15 s and 2.85 s
+    # of timestamps (a recorder whose audio clock is not its timestamps' clock).
+    for name, scale, source in (("fast_clock.mka", "1.05", "memo.mka"),
+                                ("slow_clock.m4a", "0.95", "memo.m4a")):
+        ffmpeg("-itsscale", scale, "-i", str(d / source), "-c", "copy", str(d / name))
     ffmpeg(*sine, "-f", "lavfi", "-i", "color=c=red:s=64x64:d=1", "-map", "0", "-map", "1",
            "-frames:v", "1", "-c:v", "mjpeg", "-disposition:v", "attached_pic",
            str(d / "with_cover.mp3"))  # fmt: skip
@@ -240,9 +246,56 @@ def generate_faithful(d: Path) -> None:
     ffmpeg("-f", "lavfi", "-i", "testsrc=d=1:s=64x48:r=5", *sine, "-map", "0", "-map", "1",
            "-c:v", "libx264", "-c:a", "flac", "-frames:a", "0", str(d / "empty_track.mkv"))
     ffmpeg(*sine, "-t", "0", str(d / "empty_data.wav"))
+    ffmpeg(*sine, "-c:a", "flac", "-frames:a", "0", str(d / "empty_audio.mka"))  # no Cluster
+    empty_mp4_audio(d / "memo.m4a", d / "empty_audio.m4a")
+    # A whole MKA cut before its first Cluster (its header states 3 s), and one cut inside
+    # its Tracks element.
+    memo = (d / "memo.mka").read_bytes()
+    (d / "cut_before_samples.mka").write_bytes(memo[: memo.index(bytes.fromhex("1F43B675"))])
+    (d / "cut_in_header.mka").write_bytes(memo[: memo.index(bytes.fromhex("1654AE6B")) + 20])
     ffmpeg(*sine, str(parts / "full.wav"))
     # The header says 3 s of samples follow; none do (ffmpeg's WAV header is 78 bytes).
     (d / "header_only.wav").write_bytes((parts / "full.wav").read_bytes()[:78])
+
+
+def _boxes(data: bytearray, box: tuple[bytes, int, int] | None = None):
+    """The ISO BMFF boxes in ``box`` (the whole file when None) as (type, start, end)."""
+    at, end = (0, len(data)) if box is None else (box[1] + 8, box[2])
+    while at + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, at)
+        yield kind, at, at + size
+        at += size
+
+
+def _box(data: bytearray, parent, kind: bytes) -> tuple[bytes, int, int]:
+    return next(b for b in _boxes(data, parent) if b[0] == kind)
+
+
+def empty_mp4_audio(source: Path, target: Path) -> None:
+    """A copy of the MP4 ``source`` whose audio track holds no samples and says so: its
+    sample tables list none, its durations are 0, its edit list is gone (ffmpeg's muxer drops
+    a track that gets no packet, so such a file cannot be written with ffmpeg)."""
+    data = bytearray(source.read_bytes())
+
+    def zero_duration(box, at: int) -> None:  # ``at``: the field's offset in a version 0 box
+        wide = data[box[1] + 8] == 1  # version 1 has 64-bit times
+        struct.pack_into(">Q" if wide else ">I", data, box[1] + at + 8 * wide, 0)
+
+    moov = _box(data, None, b"moov")
+    zero_duration(_box(data, moov, b"mvhd"), 24)
+    for trak in (b for b in _boxes(data, moov) if b[0] == b"trak"):
+        mdia = _box(data, trak, b"mdia")
+        if data[_box(data, mdia, b"hdlr")[1] + 16 :][:4] != b"soun":
+            continue
+        zero_duration(_box(data, trak, b"tkhd"), 28)
+        zero_duration(_box(data, mdia, b"mdhd"), 24)
+        edts = next((b for b in _boxes(data, trak) if b[0] == b"edts"), None)
+        if edts:
+            data[edts[1] + 4 : edts[1] + 8] = b"free"
+        stbl = _box(data, _box(data, mdia, b"minf"), b"stbl")
+        for kind, count_at in ((b"stts", 12), (b"stsc", 12), (b"stco", 12), (b"stsz", 16)):
+            struct.pack_into(">I", data, _box(data, stbl, kind)[1] + count_at, 0)
+    target.write_bytes(data)
 
 
 def reference(path: Path) -> np.ndarray:
