@@ -50,7 +50,8 @@ def show(
 
 def file_report(stored) -> dict:
     """What `show --json` prints for a stored file (`storage.reports.StoredFile`): path,
-    status, reason, partial, warnings, duration and claimed duration (s), media type, and
+    status, reason, partial, warnings, ffmpeg_said (ffmpeg's own words behind the reason or
+    warnings), duration and claimed duration (s), media type, and
     each segment in playback order with start/end (s), source, silence, RMS level (dBFS),
     caption, tags and every annotation by kind. `archivetag serve` answers the same."""
     segments = [
@@ -64,10 +65,9 @@ def file_report(stored) -> dict:
         for segment in stored.segments]
     return {"path": stored.display_path, "status": stored.status,
             "reason": stored.reason, "partial": stored.partial,
-            "warnings": stored.warnings, "duration": stored.duration,
-            "claimed_duration": stored.claimed_duration,
-            "media_type": stored.media_type,
-            "segments": segments}
+            "warnings": stored.warnings, "ffmpeg_said": stored.ffmpeg_said,
+            "duration": stored.duration, "claimed_duration": stored.claimed_duration,
+            "media_type": stored.media_type, "segments": segments}
 
 
 @settings_options

@@ -17,7 +17,8 @@ class Outcome:
     one line each, the partial read first, then what was mended without losing anything
     (samples replaced, timeline rebuilt, loudest channel used). ``decoded_s`` is the length
     of the audio read, in seconds on the playback timeline; ``media.duration`` is what the
-    container claims.
+    container claims. ``ffmpeg_said`` keeps ffmpeg's or ffprobe's own words behind a reason
+    or warning that ``stderr.in_words`` put in a sentence (README, "Ingest").
     """
 
     status: Status
@@ -26,6 +27,7 @@ class Outcome:
     decoded_s: float = 0.0
     partial: bool = False
     warnings: tuple[str, ...] = ()
+    ffmpeg_said: str | None = None
 
     @property
     def duration(self) -> float | None:

@@ -98,6 +98,7 @@ class ProbeVerdict:
 
     status: Literal["skipped", "failed"]
     reason: str
+    ffmpeg_said: str | None = None  # ffprobe's own words, when the reason puts them in words
 
 
 def _float(value) -> float | None:
@@ -202,8 +203,9 @@ def _failure(path: bytes | str, stderr: str) -> ProbeVerdict:
         len(lines) == 1 and lines[0].endswith("Invalid data found when processing input")
     ):
         return unreadable(path, "invalid header: no decoder recognises its contents")
-    return ProbeVerdict("failed", "damaged media: " + (in_words(short_reason(lines))
-                                                       or "ffprobe failed"))
+    said = short_reason(lines)
+    return ProbeVerdict("failed", "damaged media: " + (in_words(said) or "ffprobe failed"),
+                        said or None)
 
 
 def probe(

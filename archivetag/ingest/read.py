@@ -89,14 +89,15 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
     file ends early or a WAV header promising more data than the file holds.
     """
     said = f": {in_words(end.stderr)}" if end.stderr else f" (ffmpeg exit status {end.returncode})"
+    raw = end.stderr or None  # kept beside the sentence (Outcome.ffmpeg_said)
     troubled = bool(end.returncode or end.stderr)
     if end.timed_out:
         reason = f"ffmpeg stopped after {timeout_s:.0f} s, hung or too slow{said}"
-        return Outcome("failed", reason, media=media, decoded_s=decoded)
+        return Outcome("failed", reason, media=media, decoded_s=decoded, ffmpeg_said=raw)
     promised = _wav_promise_s(candidate, media)
     if end.samples == 0:
         if troubled:
-            return Outcome("failed", f"no decodable audio{said}", media=media)
+            return Outcome("failed", f"no decodable audio{said}", media=media, ffmpeg_said=raw)
         if promised:
             return Outcome("failed", missing_audio(promised), media=media)
         return Outcome("skipped", EMPTY_STREAM, media=media)
@@ -114,10 +115,11 @@ def _ending(candidate: Candidate, media: MediaInfo, end: DecodeEnd, timeout_s: f
         said = f": {in_words(end.stderr)}" if end.stderr else ""
         warning = f"partial: decoded {decoded:.1f} of {claimed:.1f} s{said}"
         return Outcome("done", media=media, decoded_s=decoded, partial=True,
-                       warnings=(warning, *mended))
+                       warnings=(warning, *mended), ffmpeg_said=raw)
     if troubled:
         mended = [f"{DECODED_WITH_ERRORS}{said}", *mended]
-    return Outcome("done", media=media, decoded_s=decoded, warnings=tuple(mended))
+    return Outcome("done", media=media, decoded_s=decoded, warnings=tuple(mended),
+                   ffmpeg_said=raw)
 
 
 def _wav_promise_s(candidate: Candidate, media: MediaInfo) -> float | None:
@@ -195,7 +197,7 @@ def _start(
         media = probe(candidate.path, options.stream, options.probe_timeout_s)
         if isinstance(media, ProbeVerdict):
             stream.close()
-            return Outcome(media.status, media.reason)
+            return Outcome(media.status, media.reason, ffmpeg_said=media.ffmpeg_said)
         stream.timeout_s = timeout_s = options.decode.timeout_for(media.duration)
         plan = DecodePlan.of(media)
         if plan != GUESS:

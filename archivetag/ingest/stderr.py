@@ -20,7 +20,8 @@ def short_reason(lines: Iterable[str], limit: int = REASON_LIMIT) -> str:
 
 
 # ffmpeg's words for the faults archives hold, and what they mean to a person. The first
-# that matches explains the reason; ffmpeg's own words stay beside it, for whoever digs.
+# that matches is the reason; ffmpeg's own words are kept apart (Outcome.ffmpeg_said, `show
+# --json`), for whoever digs.
 _MEANINGS = (
     ("partial file", "it was cut short"),
     ("moov atom not found", "its index (the MP4 'moov' box) is missing: the file was cut "
@@ -36,11 +37,9 @@ _MEANINGS = (
 
 
 def in_words(raw: str) -> str:
-    """`raw` (ffmpeg's chatter, as `short_reason` gives it) as a sentence a person reads,
-    with ffmpeg's own words kept in parentheses; unchanged when no meaning is known."""
+    """`raw` (ffmpeg's chatter, as `short_reason` gives it) as a sentence a person reads;
+    unchanged when no meaning is known."""
     for phrase, meaning in _MEANINGS:
         if phrase.lower() in raw.lower():
-            room = REASON_LIMIT - len(meaning) - len(" (ffmpeg: )")
-            kept = raw if len(raw) <= room else "…" + raw[-(room - 1):]
-            return f"{meaning} (ffmpeg: {kept})"
+            return meaning
     return raw

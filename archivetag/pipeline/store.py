@@ -112,8 +112,10 @@ class CatalogueWriter:
                            "language": media.language, "audio_streams": media.audio_streams,
                            "start_time": media.start_time}
 
-    def _fail(self, row: MediaFile, status: str, reason: str | None) -> None:
+    def _fail(self, row: MediaFile, status: str, reason: str | None,
+              ffmpeg_said: str | None = None) -> None:
         row.status, row.reason, row.partial, row.warnings = status, reason, False, None
+        row.ffmpeg_said = ffmpeg_said
         if status == "failed":
             row.attempts = (row.attempts or 0) + 1
             row.failed_in_run_id = self.run_id
@@ -129,7 +131,7 @@ class CatalogueWriter:
         row = self._row(path)
         if candidate is not None:
             self._describe(row, candidate, outcome)
-        self._fail(row, outcome.status, outcome.reason)
+        self._fail(row, outcome.status, outcome.reason, outcome.ffmpeg_said)
         self.session.commit()
         return row.id
 
@@ -155,6 +157,7 @@ class CatalogueWriter:
         self._describe(row, result.candidate, result.outcome)
         row.status, row.reason = "done", None
         row.partial, row.warnings = result.outcome.partial, list(result.outcome.warnings)
+        row.ffmpeg_said = result.outcome.ffmpeg_said
         row.failed_in_run_id = self.run_id if result.outcome.partial else None  # reported once
         row.content_hash = result.content_hash
         row.provenance_id = self.provenance.id if self.provenance else None

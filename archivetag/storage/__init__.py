@@ -10,7 +10,7 @@ from archivetag.errors import UserError
 FILE_STATUSES = ("pending", "done", "failed", "skipped", "missing")
 RUN_STATUSES = ("running", "done", "failed", "interrupted")
 SCAN = "scan"  # Segment.source of the windows ingest cuts; imports name their own source
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 """The newest migration: a database at it opens without loading Alembic (a search must start
 fast). tests/test_storage.py checks that this is Alembic's head."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000

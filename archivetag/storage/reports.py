@@ -112,6 +112,7 @@ class StoredFile:
     reason: str | None
     partial: bool
     warnings: list[str]
+    ffmpeg_said: str | None  # ffmpeg's own words behind the reason or warnings
     duration: float | None  # seconds decoded
     claimed_duration: float | None  # what the container says
     media_type: str | None
@@ -126,12 +127,12 @@ def stored_file(query: Query, path: bytes | None = None,
     the catalogue has none."""
     where, key = ("path = :key", path) if file_id is None else ("id = :key", file_id)
     rows = list(query("SELECT id, path, display_path, status, reason, partial, warnings, "
-                      "duration, claimed_duration, media_type, container, streams "
+                      "ffmpeg_said, duration, claimed_duration, media_type, container, streams "
                       f"FROM media_files WHERE {where}", key=key))
     if not rows:
         return None
-    (found, path_, display, status, reason, partial, warnings, duration, claimed, media_type,
-     container, streams), = rows
+    (found, path_, display, status, reason, partial, warnings, said, duration, claimed,
+     media_type, container, streams), = rows
     texts: dict[int, list[tuple[str, str]]] = {}
     for segment_id, kind, text in query(
             "SELECT a.segment_id, a.kind, a.text FROM annotations a "
@@ -152,7 +153,7 @@ def stored_file(query: Query, path: bytes | None = None,
             'SELECT id, "index", start_s, end_s, source, silent, rms_db FROM segments '
             'WHERE file_id = :file ORDER BY start_s, end_s, id', file=found)]
     return StoredFile(found, bytes(path_), display, status, reason, bool(partial),
-                      _json(warnings) or [], duration, claimed, media_type, container,
+                      _json(warnings) or [], said, duration, claimed, media_type, container,
                       _json(streams), segments)
 
 

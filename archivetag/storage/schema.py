@@ -130,6 +130,7 @@ class MediaFile(Base):
     reason: Mapped[str | None] = mapped_column(CleanText)
     partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     warnings: Mapped[list | None] = mapped_column(JSON)  # one line each; partial read first
+    ffmpeg_said: Mapped[str | None] = mapped_column(CleanText)  # ffmpeg's words behind them
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failed_in_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     provenance_id: Mapped[int | None] = mapped_column(ForeignKey("provenances.id"))

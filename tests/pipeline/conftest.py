@@ -25,7 +25,7 @@ BAD_FILES = {  # name -> (status, words in the reason)
     "no_sound.mp4": ("skipped", "no audio stream"),
     "notes.mp3": ("failed", "not a readable MP3 file (invalid header"),
     "empty.wav": ("failed", "not a readable WAV file (0 bytes"),
-    "cut.m4a": ("failed", "moov atom not found"),
+    "cut.m4a": ("failed", "its index (the MP4 'moov' box) is missing"),
 }
 
 

@@ -285,6 +285,10 @@ def test_show_and_failures_report_what_was_stored(ingest, archive, sqlite_url, c
     human = cli("show", str(archive / "tone.mp3"), "--db", sqlite_url)
     assert "00:00:10-00:00:20" in human.stdout
 
+    cut = __import__("json").loads(cli("show", str(next(archive.rglob("cut.m4a"))), "--db",
+                                       sqlite_url, "--json").stdout)
+    assert "ffmpeg" not in cut["reason"] and "moov atom not found" in cut["ffmpeg_said"]
+
     unknown = cli("show", str(archive / "nope.wav"), "--db", sqlite_url)
     assert unknown.exit_code == 1 and "not in the catalogue" in unknown.stderr
 
