@@ -143,8 +143,11 @@ class RootGuard:
                 continue
             stored = self._stored_count(root)
             rows = self.session.execute(select(MediaFile.id, MediaFile.path).where(_under(root)))
+            # A file still on disk that the walk did not offer (left out by scan.extensions
+            # or scan.exclude since it was stored) is not missing: a prune must not take it.
             unseen = [file_id for file_id, path in rows
-                      if file_id not in seen_ids and not path.startswith(tuple(self.hidden))]
+                      if file_id not in seen_ids and not path.startswith(tuple(self.hidden))
+                      and not os.path.lexists(path)]
             if unseen and len(unseen) > MOST * stored and not self.force:
                 refusals.append(
                     f"{len(unseen)} of the {stored} stored files under {display_path(root)} were "

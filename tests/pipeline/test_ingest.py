@@ -82,6 +82,12 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
     assert "TINY RANDOM" not in rerun.stderr  # the model was not used
     assert annotation_count(sqlite_url) == annotations
 
+    narrowed = ingest(str(archive), "--db", sqlite_url, "--json",
+                      env={"ARCHIVETAG_SCAN_EXCLUDE": "**/video/**"})
+    assert narrowed.code == 0, narrowed.stderr  # left out by the settings, still on disk:
+    assert narrowed.summary["files"]["missing"] == 0  # not missing, so no prune can take it
+    assert catalogue(sqlite_url)["clip.mp4"].status == "done"
+
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=550:duration=25", str(archive / "tone.mp3"))
     shutil.move(archive / "noise.flac", archive / "video" / "noise-moved.flac")
     third = ingest(str(archive), "--db", sqlite_url, "--json")
