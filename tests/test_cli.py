@@ -83,6 +83,7 @@ def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
 
     made = cli("annotations", "import", str(write_lines(tmp_path)), "--allow-unknown")
     assert made.exit_code == 0, made.stderr  # an import makes a catalogue
+    files = sorted(isolated_environment.iterdir())
     report = json.loads(cli("status", "--json").stdout)
     assert report["files"] == {"pending": 1, "done": 0, "failed": 0, "skipped": 0, "missing": 0}
     assert report["database"] == f"sqlite:///{isolated_environment / 'archivetag.db'}"
@@ -107,6 +108,8 @@ def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
     light = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                            timeout=60)
     assert light.returncode == 0, light.stderr
+    assert sorted(isolated_environment.iterdir()) == files  # the read commands left no file,
+    # not even SQLite's -wal and -shm
     assert '"caption": "a door slams"' in light.stdout
     assert light.stdout.strip().splitlines()[-1] == "False"
 

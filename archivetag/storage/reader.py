@@ -2,10 +2,12 @@
 the web page's answers to the same questions.
 
 Their queries are plain SQL that SQLite and PostgreSQL both run (storage/reports.py). On a
-SQLite catalogue at the current schema they run through the standard library's sqlite3, on
-a read-only connection: such a command never imports SQLAlchemy, whose import alone is more
+SQLite catalogue at the current schema they run through the standard library's sqlite3 with
+`PRAGMA query_only`: such a command never imports SQLAlchemy, whose import alone is more
 than half of the 0.3 s a read command may take to start (docs/performance.md, "Command-line
-start-up"), and it cannot write even by mistake. Every other catalogue (PostgreSQL, a
+start-up"), and it cannot write even by mistake. (A `mode=ro` connection would leave the
+WAL's -wal and -shm files behind in the data dir, which a connection that may write
+removes when it is the last to close, as SQLAlchemy's do.) Every other catalogue (PostgreSQL, a
 missing file, another schema version) is opened by `database.open_database`, which says
 what is wrong or gives the engine the same SQL then runs on.
 """
@@ -118,16 +120,17 @@ def engine_reader(engine: Engine) -> Reader:
 
 
 def _sqlite_at_head(path: Path | None) -> sqlite3.Connection | None:
-    """A read-only connection to the SQLite file at `path` when it holds a catalogue at
+    """A query-only connection to the SQLite file at `path` when it holds a catalogue at
     SCHEMA_HEAD; None for anything else, which `open_database` then explains."""
     if path is None or not path.is_file():
         return None
     try:
-        connection = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True,
+        connection = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=rw", uri=True,
                                      isolation_level=None)
     except sqlite3.Error:
         return None
     try:
+        connection.execute("PRAGMA query_only = ON")
         connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         if connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
                 (SCHEMA_HEAD,)]:
