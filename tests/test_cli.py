@@ -128,6 +128,19 @@ def test_parser_errors_are_one_line_like_every_usage_error(cli, args, said) -> N
     assert f"(see 'archivetag{' ' + args[0] if args[0] != 'nosuch' else ''} -h')" in result.stderr
 
 
+def test_a_path_that_cannot_be_used_is_one_line(cli, tmp_path) -> None:
+    a_file = tmp_path / "a.wav"
+    a_file.write_bytes(b"RIFF")
+    for args in (["--data-dir", str(a_file), "ingest", str(tmp_path), "--dry-run"],
+                 ["annotations", "import", str(write_lines(tmp_path)), "--data-dir", str(a_file)],
+                 ["db", "upgrade", "--data-dir", str(a_file)],
+                 ["model", "make-tiny", str(a_file / "tiny")]):
+        result = cli(*args)
+        assert result.exit_code == 1, (args, result)
+        assert result.stderr.startswith(f"archivetag: error: {a_file}"), (args, result.stderr)
+        assert result.stderr.count("\n") == 1, (args, result.stderr)
+
+
 def write_lines(folder: Path) -> Path:
     lines = folder / "notes.jsonl"
     lines.write_text(json.dumps({"path": "/archive/a.wav", "start": 0, "end": 5,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -20,6 +21,9 @@ def main() -> None:
         _fail(str(error), error.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except OSError as error:  # a path given that cannot be used (a file where a folder goes)
+        where = f"{os.fsdecode(error.filename)}: " if error.filename is not None else ""
+        _fail(f"{where}{error.strerror or error}", 1)
     except Exception as error:
         if type(error).__name__ == "Abort":  # a prompt met the end of its input
             _fail("aborted", 1)

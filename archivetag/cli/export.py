@@ -34,6 +34,8 @@ def _check_flags(format_: str, out: Path | None, beside: bool, force: bool) -> N
         raise UsageError("--out and --beside are for vtt/srt; jsonl and csv go to stdout")
     if force and not beside:
         raise UsageError("--force goes with --beside (files under --out are always replaced)")
+    if out is not None and out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
 
 
 @settings_options

@@ -98,7 +98,8 @@ def test_beside_writes_name_vtt_next_to_the_media_and_keeps_what_is_there(
 
     for args in (("--format", "srt", "--beside", "--out", str(tmp_path)),
                  ("--format", "srt", "--force", "--out", str(tmp_path)),
-                 ("--format", "csv", "--beside")):
+                 ("--format", "csv", "--beside"),
+                 ("--format", "srt", "--out", str(media / "other.vtt"))):  # a file
         misuse = cli("export", *args)
         assert misuse.exit_code == 2 and misuse.stderr.count("\n") == 1, args
 
