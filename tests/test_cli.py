@@ -129,16 +129,20 @@ def test_parser_errors_are_one_line_like_every_usage_error(cli, args, said) -> N
 
 
 def test_a_path_that_cannot_be_used_is_one_line(cli, tmp_path) -> None:
-    a_file = tmp_path / "a.wav"
+    a_file, typo = tmp_path / "a.wav", tmp_path / "typo"
     a_file.write_bytes(b"RIFF")
-    for args in (["--data-dir", str(a_file), "ingest", str(tmp_path), "--dry-run"],
-                 ["annotations", "import", str(write_lines(tmp_path)), "--data-dir", str(a_file)],
-                 ["db", "upgrade", "--data-dir", str(a_file)],
-                 ["model", "make-tiny", str(a_file / "tiny")]):
+    for args, named in (
+            (["--data-dir", str(a_file), "ingest", str(tmp_path)], a_file),
+            (["annotations", "import", str(write_lines(tmp_path)), "--data-dir", str(a_file)],
+             a_file),
+            (["db", "upgrade", "--data-dir", str(a_file)], a_file),  # no catalogue there
+            (["db", "upgrade", "--data-dir", str(typo)], typo),  # and none made
+            (["model", "make-tiny", str(a_file / "tiny")], a_file)):
         result = cli(*args)
         assert result.exit_code == 1, (args, result)
-        assert result.stderr.startswith(f"archivetag: error: {a_file}"), (args, result.stderr)
+        assert result.stderr.startswith("archivetag: error: ") and str(named) in result.stderr
         assert result.stderr.count("\n") == 1, (args, result.stderr)
+    assert not typo.exists()
 
 
 def write_lines(folder: Path) -> Path:

@@ -17,12 +17,14 @@ def upgrade(settings: Settings) -> None:
     from archivetag.storage.database import (
         backup_sqlite,
         make_engine,
+        refuse_missing_file,
         schema_state,
         upgrade as upgrade_schema,
     )
     from archivetag.storage.urls import safe_url
 
     url = settings.database_url()
+    refuse_missing_file(url)  # a mistyped --data-dir gets no new catalogue
     engine = make_engine(url)
     try:
         before = schema_state(engine)

@@ -35,7 +35,7 @@ from archivetag.pipeline.report import Reporter, RunCounts
 from archivetag.pipeline.results import FileResult
 from archivetag.pipeline.roots import RootGuard, network_filesystem_warning
 from archivetag.pipeline.store import CatalogueWriter
-from archivetag.storage.database import open_database
+from archivetag.storage.database import Database, NoCatalogue, open_database
 from archivetag.storage.disk import disk_full, free_mb, full_at, is_disk_full
 from archivetag.storage.queries import unreported_problems
 
@@ -105,7 +105,7 @@ class IngestRun:
 
     def execute(self) -> IngestSummary:
         arm_timed_fault()
-        database = open_database(self.settings.database_url())
+        database = self._open()
         self.database = database
         try:
             lock = nullcontext() if self.request.dry_run else catalogue_lock(database.engine,
@@ -120,13 +120,25 @@ class IngestRun:
         finally:
             database.engine.dispose()
 
+    def _open(self) -> Database:
+        """The catalogue; for a dry run without one, an empty one in memory: a plan writes
+        nothing, not even a new catalogue (README, "Ingest")."""
+        url = self.settings.database_url()
+        if not self.request.dry_run:
+            return open_database(url)
+        try:
+            return open_database(url, create=False)
+        except NoCatalogue:
+            return open_database("sqlite://")
+
     def _locked(self, session) -> IngestSummary:
         settings, request = self.settings, self.request
         model, key_values = self._model()
         guard = RootGuard(session, request.paths, force=request.force)
         guard.check_before_walk()
-        if self.database.engine.url.get_backend_name() == "sqlite":
-            warning = network_filesystem_warning(Path(self.database.engine.url.database).parent)
+        database_file = self.database.engine.url.database  # None: in memory (a dry run)
+        if self.database.engine.url.get_backend_name() == "sqlite" and database_file:
+            warning = network_filesystem_warning(Path(database_file).parent)
             if warning:
                 self.reporter.warn(warning)
         free = free_mb(settings.data_dir())

@@ -173,12 +173,23 @@ def _no_sqlite_file(url: str) -> bool:
         not parsed.database or not Path(parsed.database).expanduser().is_file())
 
 
-def _absent(url: str) -> DatabaseError:
+class NoCatalogue(DatabaseError):
+    """The database (or SQLite file) holds no catalogue, and the command makes none."""
+
+
+def _absent(url: str) -> NoCatalogue:
     parsed = make_url(url)
     where = parsed.database if parsed.get_backend_name() == "sqlite" else safe_url(url)
-    return DatabaseError(f"no catalogue at {where} (is --data-dir or --db right?): "
+    return NoCatalogue(f"no catalogue at {where} (is --data-dir or --db right?): "
                          "`archivetag ingest PATH` or `archivetag annotations import FILE` "
                          "makes one")
+
+
+def refuse_missing_file(url: str) -> None:
+    """NoCatalogue when `url` names a SQLite file that does not exist: checked before an
+    engine is made, since connecting would create it (and its folder)."""
+    if _no_sqlite_file(url):
+        raise _absent(url)
 
 
 def open_database(url: str, create: bool = True) -> Database:
@@ -187,8 +198,8 @@ def open_database(url: str, create: bool = True) -> Database:
     With `create` False (read commands, which never write: README) a missing SQLite file or
     an empty database is an error instead, and nothing is created.
     """
-    if not create and _no_sqlite_file(url):
-        raise _absent(url)
+    if not create:
+        refuse_missing_file(url)
     engine = make_engine(url)
     try:
         if recorded_version(engine) == SCHEMA_HEAD:
