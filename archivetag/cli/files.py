@@ -49,8 +49,8 @@ def show(
 
 
 def file_report(stored) -> dict:
-    """What `show --json` prints for a stored file (`storage.reports.StoredFile`): path,
-    status, reason, partial, warnings, ffmpeg_said (ffmpeg's own words behind the reason or
+    """What `show --json` prints for a stored file (`storage.reports.StoredFile`): path
+    (and path_base64, as `export` writes paths: annotation_lines.path_fields), status, reason, partial, warnings, ffmpeg_said (ffmpeg's own words behind the reason or
     warnings), duration and claimed duration (s), media type, and
     each segment in playback order with start/end (s), source, silence, RMS level (dBFS),
     caption, tags and every annotation by kind. `archivetag serve` answers the same."""
@@ -63,7 +63,10 @@ def file_report(stored) -> dict:
          "tags": segment.tags,
          "annotations": dict(segment.annotations)}
         for segment in stored.segments]
-    return {"path": stored.display_path, "status": stored.status,
+    from archivetag.index.annotation_lines import path_fields
+
+    shown, encoded = path_fields(stored.path)
+    return {"path": shown, "path_base64": encoded, "status": stored.status,
             "reason": stored.reason, "partial": stored.partial,
             "warnings": stored.warnings, "ffmpeg_said": stored.ffmpeg_said,
             "duration": stored.duration, "claimed_duration": stored.claimed_duration,
@@ -83,14 +86,16 @@ def failures(settings: Settings, output: Output) -> None:
 
 
 def failure_rows(reader) -> tuple[list[dict], list[bytes]]:
-    """What `failures --json` prints ({path, status, reason, attempts} of the files that
-    failed, were partly read or skipped, by path), and their stored paths (bytes)."""
+    """What `failures --json` prints ({path, path_base64, status, reason, attempts} of the
+    files that failed, were partly read or skipped, by path; paths as `export` writes them),
+    and their stored paths (bytes)."""
+    from archivetag.index.annotation_lines import path_fields
     from archivetag.storage.reports import files_needing_attention
 
     with reader.snapshot() as query:
         found = list(files_needing_attention(query))
-    rows = [{"path": row.display_path, "status": row.status, "reason": row.reason,
-             "attempts": row.attempts} for row in found]
+    rows = [dict(zip(("path", "path_base64"), path_fields(row.path)), status=row.status,
+                 reason=row.reason, attempts=row.attempts) for row in found]
     return rows, [row.path for row in found]
 
 

@@ -107,7 +107,6 @@ class StoredFile:
 
     id: int
     path: bytes  # as the filesystem gave it
-    display_path: str
     status: str
     reason: str | None
     partial: bool
@@ -126,13 +125,13 @@ def stored_file(query: Query, path: bytes | None = None,
     """The file at `path` (absolute, as the scan stored it) or with id `file_id`; None when
     the catalogue has none."""
     where, key = ("path = :key", path) if file_id is None else ("id = :key", file_id)
-    rows = list(query("SELECT id, path, display_path, status, reason, partial, warnings, "
+    rows = list(query("SELECT id, path, status, reason, partial, warnings, "
                       "ffmpeg_said, duration, claimed_duration, media_type, container, streams "
                       f"FROM media_files WHERE {where}", key=key))
     if not rows:
         return None
-    (found, path_, display, status, reason, partial, warnings, said, duration, claimed,
-     media_type, container, streams), = rows
+    (found, path_, status, reason, partial, warnings, said, duration, claimed, media_type,
+     container, streams), = rows
     texts: dict[int, list[tuple[str, str]]] = {}
     for segment_id, kind, text in query(
             "SELECT a.segment_id, a.kind, a.text FROM annotations a "
@@ -152,7 +151,7 @@ def stored_file(query: Query, path: bytes | None = None,
         for segment_id, index, start, end, source, silent, rms in query(
             'SELECT id, "index", start_s, end_s, source, silent, rms_db FROM segments '
             'WHERE file_id = :file ORDER BY start_s, end_s, id', file=found)]
-    return StoredFile(found, bytes(path_), display, status, reason, bool(partial),
+    return StoredFile(found, bytes(path_), status, reason, bool(partial),
                       _json(warnings) or [], said, duration, claimed, media_type, container,
                       _json(streams), segments)
 
@@ -163,7 +162,6 @@ class Attention:
     decode stopped early)."""
 
     path: bytes
-    display_path: str
     status: str
     reason: str | None
     attempts: int
@@ -172,15 +170,14 @@ class Attention:
 def files_needing_attention(query: Query) -> Iterator[Attention]:
     """The files that failed, were skipped or only partly read, by path, streamed (an
     archive may have millions)."""
-    rows = query("SELECT path, display_path, status, reason, warnings, attempts "
+    rows = query("SELECT path, status, reason, warnings, attempts "
                  "FROM media_files WHERE status IN ('failed', 'skipped') "
                  "OR (status = 'done' AND partial) ORDER BY path")
-    for path, display, status, reason, warnings, attempts in rows:
+    for path, status, reason, warnings, attempts in rows:
         if status == "done":
-            yield Attention(bytes(path), display, "partial", partial_line(_json(warnings)),
-                            attempts)
+            yield Attention(bytes(path), "partial", partial_line(_json(warnings)), attempts)
         else:
-            yield Attention(bytes(path), display, status, reason, attempts)
+            yield Attention(bytes(path), status, reason, attempts)
 
 
 @dataclass(frozen=True)

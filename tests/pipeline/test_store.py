@@ -149,3 +149,23 @@ def test_an_exported_catalogue_imports_back_unchanged(writer, cli, database_url,
     assert counts() == before
     assert "/archive/tagged.wav sound 0, edited by a cataloguer" in writer.session.scalars(
         select(Annotation.text)).all()
+
+
+def test_a_failed_file_with_a_name_that_is_not_utf8_is_listed_losslessly(writer, cli,
+                                                                         database_url):
+    import base64
+
+    from archivetag.ingest.outcome import Outcome
+
+    path = b"/archive/caf\xe9.mp3"  # Latin-1, as old Windows shares hold them
+    writer.record_outcome(path, Outcome("failed", "its data is not what its format says",
+                                        ffmpeg_said="Invalid data found when processing input"))
+    listed = json.loads(cli("failures", "--json", "--db", database_url).stdout)
+    assert [(row["status"], base64.b64decode(row["path_base64"])) for row in listed] == [
+        ("failed", path)]
+    shown = cli("show", path.decode("utf-8", "surrogateescape"), "--json", "--db", database_url)
+    assert shown.exit_code == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert base64.b64decode(report["path_base64"]) == path
+    assert (report["reason"], report["ffmpeg_said"]) == (
+        "its data is not what its format says", "Invalid data found when processing input")
