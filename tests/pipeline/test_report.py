@@ -19,3 +19,11 @@ def test_hours_to_tag_are_known_only_from_files_read() -> None:
     assert abs(counts.hours_to_tag_estimate() - 2000 / 3600) < 1e-9
     reporter.update(counts, files_to_tag=2, walking=False)
     assert "of ~0.56 h audio" in stream.getvalue().splitlines()[-1]
+
+
+def test_a_partial_read_is_said_once() -> None:
+    from archivetag.storage.reports import partial_line
+
+    warnings = ["partial: decoded 3.0 of 6.0 s: it was cut short", "timeline rebuilt: …"]
+    assert partial_line(warnings) == "decoded 3.0 of 6.0 s: it was cut short"  # the line
+    assert partial_line([]) == "only part of the file could be read"  # says "partial:" itself
