@@ -49,7 +49,7 @@ def ingest(
     max_runtime: Annotated[Optional[str], typer.Option("--max-runtime", help="Stop cleanly after this long, e.g. 6h, 90m or 1:30:00.")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="Stop cleanly at this time of day, e.g. 06:00.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Nothing on stdout or stderr unless something failed (for cron).")] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="List every file: its plan with --dry-run, its outcome otherwise.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="List files: every file's plan with --dry-run; otherwise each file the run records, with its outcome (unchanged files are not listed).")] = False,
     log: Annotated[Optional[Path], typer.Option("--log", help="Append JSON lines (each file's outcome, the summary) to this file.")] = None,
     json_output: JsonFlag = False,
     model: ModelFlag = None,  # both consumed into `settings` by settings_options

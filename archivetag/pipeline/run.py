@@ -212,9 +212,11 @@ class IngestRun:
             self._progress()
         self.walking = False
         while self.pool is not None and self.pool.in_flight:
+            self._progress()  # the walk is over: the bar says so, and counts on
             if self.stop():
                 return self._stopped()
             self._store_all(self.pool.poll())
+        self._progress()
         return True
 
     def _stopped(self) -> bool:
