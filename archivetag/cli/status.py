@@ -55,7 +55,7 @@ def _print_human(report: dict) -> None:
     print_table(("", ""), [
         ("database", f"{report['database']} (schema {report['schema_version']})"),
         ("data dir", report["data_dir"]),
-        ("files", ", ".join(f"{count} {status}" for status, count in files.items())),
+        ("files", _files_line(files, report["partial_files"])),
         ("segments", f"{report['segments']} ({report['silent_segments']} silent)"),
         ("annotations", f"{report['annotations']} ({report['imported_annotations']} "
                         f"imported), {report['tags']} tags on {report['tagged_segments']} "
@@ -73,3 +73,10 @@ def _print_human(report: dict) -> None:
     typer.echo()
     print_table(("run", "started (UTC)", "command", "status", "took", "files"), rows,
                 empty="runs: none yet")
+
+
+def _files_line(files: dict[str, int], partial: int) -> str:
+    """Files by status; the partly read ones among the done ones said so."""
+    return ", ".join(f"{count} {status}" + (f" ({partial} partly read)"
+                                            if status == "done" and partial else "")
+                     for status, count in files.items())

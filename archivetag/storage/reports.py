@@ -46,6 +46,7 @@ def schema_version(query: Query) -> str | None:
 @dataclass(frozen=True)
 class CatalogueCounts:
     files: dict[str, int]  # every status in FILE_STATUSES, zero included
+    partial_files: int  # done files whose decode stopped early (counted in files["done"])
     segments: int
     silent_segments: int
     annotations: int
@@ -56,6 +57,7 @@ class CatalogueCounts:
 
 def catalogue_counts(query: Query) -> CatalogueCounts:
     by_status = dict(query("SELECT status, count(*) FROM media_files GROUP BY status"))
+    ((partial,),) = query("SELECT count(*) FROM media_files WHERE status = 'done' AND partial")
     ((segments, silent),) = query(
         "SELECT count(*), count(CASE WHEN silent THEN 1 END) FROM segments")
     ((annotations, imported),) = query(
@@ -64,7 +66,7 @@ def catalogue_counts(query: Query) -> CatalogueCounts:
     ((tagged,),) = query("SELECT count(DISTINCT segment_id) FROM segment_tags")
     return CatalogueCounts(
         files={status: by_status.get(status, 0) for status in FILE_STATUSES},
-        segments=segments, silent_segments=silent, annotations=annotations,
+        partial_files=partial, segments=segments, silent_segments=silent, annotations=annotations,
         imported_annotations=imported, tags=tags, tagged_segments=tagged)
 
 

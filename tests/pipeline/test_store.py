@@ -151,8 +151,7 @@ def test_an_exported_catalogue_imports_back_unchanged(writer, cli, database_url,
         select(Annotation.text)).all()
 
 
-def test_a_failed_file_with_a_name_that_is_not_utf8_is_listed_losslessly(writer, cli,
-                                                                         database_url):
+def test_files_needing_attention_are_listed_losslessly_and_counted(writer, cli, database_url):
     import base64
 
     from archivetag.ingest.outcome import Outcome
@@ -169,3 +168,16 @@ def test_a_failed_file_with_a_name_that_is_not_utf8_is_listed_losslessly(writer,
     assert base64.b64decode(report["path_base64"]) == path
     assert (report["reason"], report["ffmpeg_said"]) == (
         "its data is not what its format says", "Invalid data found when processing input")
+
+    from dataclasses import replace
+
+    rng = np.random.default_rng(4)
+    cut = tagged_file("/archive/cut.mp3", rng, 1)
+    writer.store(replace(cut, outcome=replace(cut.outcome, partial=True, warnings=(
+        "partial: decoded 10.0 of 60.0 s: it was cut short",))))
+    status = json.loads(cli("status", "--json", "--db", database_url).stdout)
+    assert (status["files"]["done"], status["partial_files"]) == (1, 1)
+    assert "1 done (1 partly read), 1 failed" in cli("status", "--db", database_url).stdout
+    assert [row["reason"] for row in json.loads(
+        cli("failures", "--json", "--db", database_url).stdout)] == [
+        "its data is not what its format says", "decoded 10.0 of 60.0 s: it was cut short"]
