@@ -260,14 +260,17 @@ def read_lines(path: Path, default_source: str, file_format: str | None = None,
 
     `file_format` is "jsonl", "csv", "vtt" or "srt" (default: `file_format_of(path)`); the cues
     of a vtt/srt file belong to the media file at `media`. Raises FileFormatError when the file
-    as a whole cannot be read (a CSV without its header, a subtitle file that does not parse,
-    a subtitle file without `media`).
+    as a whole cannot be read (not text at all, a CSV without its header, a subtitle file
+    that does not parse, a subtitle file without `media`).
     """
     file_format = file_format or file_format_of(path)
     if file_format in ("vtt", "srt") and media is None:
         raise FileFormatError(f"the cues of a {file_format} file need the media file they "
                               "belong to (--media)")
     with open(path, "rb") as handle:
+        if b"\0" in handle.peek(4096)[:4096]:  # text holds no NUL; media and archives do
+            raise FileFormatError("not a text file (annotations are JSON Lines, CSV, WebVTT "
+                                  "or SRT)")
         if file_format in ("vtt", "srt"):
             yield from _subtitles(handle, file_format, media, default_source)
         else:

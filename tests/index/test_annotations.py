@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, func, select, update
 
 from archivetag.index.annotation_export import all_records, csv_header, csv_record, jsonl_line
@@ -65,6 +66,16 @@ def test_every_bad_line_kind_is_rejected_with_its_number(catalogue, tmp_path: Pa
         assert "ends at 7200 s, past the end of /radio2/evening.wav (3610 s long)" in reasons[17]
         assert (report.added, report.replaced, report.new_files) == (1, 1, 0)
         assert not session.scalar(select(MediaFile.id).where(MediaFile.path == b"/nowhere/new.flac"))
+
+
+def test_a_media_file_given_as_annotations_is_refused_whole(catalogue, tmp_path: Path) -> None:
+    from archivetag.index.annotation_lines import FileFormatError
+
+    sound = tmp_path / "take.wav"  # a PCM WAV: its header holds NUL bytes
+    sound.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(2000))
+    with catalogue.database.sessions() as session, pytest.raises(FileFormatError,
+                                                                 match="not a text file"):
+        import_annotations(session, sound, "notes")
 
 
 def test_unknown_paths_need_allow_unknown_and_files_on_disk_do_not(catalogue,
