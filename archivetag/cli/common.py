@@ -111,6 +111,11 @@ def _name_the_value(parameter: inspect.Parameter) -> None:
 SHOWN_LINES = 20  # problem lines a command prints before it counts the rest
 
 
+def counted(count: int, noun: str) -> str:
+    """"1 file", "2 files": a count with its noun (regular plurals only)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def print_some(lines: list[str], rest: str) -> None:
     """Problem lines on stderr, the first SHOWN_LINES of them, then "and N more{rest}"."""
     for line in lines[:SHOWN_LINES]:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import print_some, settings_options
+from archivetag.cli.common import counted, print_some, settings_options
 from archivetag.cli.search import LimitFlag, ModeFlag
 from archivetag.config import Settings
 from archivetag.errors import UsageError, UserError
@@ -83,7 +83,7 @@ def export(
                 sys.stdout.writelines(ex.csv_record(r) for r in records)
     if sidecars:
         where = f"under {out}" if out else "beside the media"
-        typer.echo(f"wrote {report.written} {format_} files {where}")
+        typer.echo(f"wrote {counted(report.written, format_ + ' file')} {where}")
         print_some([f"archivetag: not written: {line}" for line in report.refused],
                    " not written")
         if report.refused:

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from archivetag import units
-from archivetag.cli.common import JsonFlag, print_some, settings_options
+from archivetag.cli.common import JsonFlag, counted, print_some, settings_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
 
@@ -147,11 +147,12 @@ def _print_summary(report: dict) -> None:
         rate = report["segments_per_second_per_replica"]
         print(f"segments: {report['segments_tagged']} tagged, {report['silent_segments']} silent; "
               f"{report['audio_seconds'] / 3600:.2f} h of audio"
-              + (f"; {rate:.2f} segments/s per replica ({replicas} replica{'s' if replicas != 1 else ''})"
+              + (f"; {rate:.2f} segments/s per replica ({counted(replicas, 'replica')})"
                  if rate is not None else ""))
     _print_left_out(report)
     if report["stopped"] == "time limit":
-        print(f"time limit reached after {report['files_tagged']} files; the next run goes on")
+        print(f"time limit reached after {counted(report['files_tagged'], 'file')}; the next "
+              "run goes on")
     elif report["stopped"]:
         print(f"stopped early ({report['stopped']}): the next run does the rest")
 

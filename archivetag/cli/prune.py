@@ -8,7 +8,13 @@ from typing import Annotated, Optional
 import typer
 
 from archivetag import units
-from archivetag.cli.common import JsonFlag, open_catalogue, print_json, settings_options
+from archivetag.cli.common import (
+    JsonFlag,
+    counted,
+    open_catalogue,
+    print_json,
+    settings_options,
+)
 from archivetag.config import Settings
 from archivetag.errors import UsageError
 
@@ -55,8 +61,8 @@ def prune(
                 return
             if not yes:
                 _show(plan, json_output=False, dry_run=True)
-                if not typer.confirm(f"remove these {_files(len(found))} and {segments} "
-                                     "segments?"):
+                if not typer.confirm(f"remove these {counted(len(found), 'file')} and "
+                                     f"{counted(segments, 'segment')}?"):
                     typer.echo("nothing was removed")
                     return
             run = start_run(session, "prune", command_line())
@@ -81,12 +87,9 @@ def _show(report: dict, json_output: bool, dry_run: bool) -> None:
     if len(report["paths"]) > SHOWN:
         typer.echo(f"… and {len(report['paths']) - SHOWN} more")
     kept, recent = report["files_kept"], report["files_recent"]
-    typer.echo(f"prune {verb} {_files(report['files'], 'missing file')} and "
-               f"{report['segments']} segments"
+    typer.echo(f"prune {verb} {counted(report['files'], 'missing file')} and "
+               f"{counted(report['segments'], 'segment')}"
                + (f"; {kept} kept for their imported annotations" if kept else "")
-               + (f"; {_files(recent, 'missing file')} kept, not missing for that long"
+               + (f"; {counted(recent, 'missing file')} kept, not missing for that long"
                   if recent else ""))
 
-
-def _files(count: int, noun: str = "file") -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
