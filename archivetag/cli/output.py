@@ -77,9 +77,12 @@ def output_options(command: Callable[..., Any] | None = None, *, paths: bool = T
 
 
 def emit(output: Output, rows: Sequence[dict], table: Callable[[Sequence[dict]], None],
-         paths: Sequence[bytes] = ()) -> None:
+         paths: Sequence[bytes] = (), *, columns: Sequence[str]) -> None:
     """Prints `rows` as `output` asks; `table` draws them for people; `paths` are the rows'
-    file paths as stored (bytes, which need not be UTF-8), for --paths (each once)."""
+    file paths as stored (bytes, which need not be UTF-8), for --paths (each once).
+    `columns` are the rows' keys in order: --csv prints them as its header even when there
+    are no rows, so a script reading the file finds its columns (a row with another key is
+    an error here, not a shifted column there)."""
     # JSON escapes what is not ASCII: a path that is not UTF-8 holds lone surrogates
     # (os.fsdecode's \udcNN), which only an escape can carry; json.loads + os.fsencode give
     # the bytes back.
@@ -89,11 +92,10 @@ def emit(output: Output, rows: Sequence[dict], table: Callable[[Sequence[dict]],
         for row in rows:
             sys.stdout.write(json.dumps(row, default=str) + "\n")
     elif output.format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        if rows:
-            writer.writerow(rows[0].keys())
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
         for row in rows:
-            writer.writerow([_cell(value) for value in row.values()])
+            writer.writerow({key: _cell(value) for key, value in row.items()})
     elif output.format == "paths":
         end = b"\0" if output.null else b"\n"
         seen: set[bytes] = set()

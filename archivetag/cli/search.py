@@ -106,9 +106,10 @@ def search(
             rows = [{"file_rank": rank, **hit} for rank, hit in flat]
         links = output.format == "table" and sys.stdout.isatty()
         emit(output, rows, lambda _: sys.stdout.write(
-            render.files_as_text(grouped, links) or "no matches\n"), paths=paths)
+            render.files_as_text(grouped, links) or "no matches\n"), paths=paths,
+            columns=("file_rank", *render.RECORD_COLUMNS))
     else:
         links = output.format == "table" and sys.stdout.isatty()
         emit(output, [render.record(result) for result in results], lambda _: sys.stdout.write(
             render.as_text(results, links) or "no matches\n"),
-            paths=[result.path for result in results])
+            paths=[result.path for result in results], columns=render.RECORD_COLUMNS)

@@ -65,3 +65,16 @@ def test_hits_on_a_terminal_are_hyperlinks_to_the_second():
     linked = render.as_text([hit], links=True)
     assert linked.startswith(f"\033]8;;{url}\033\\/archive/a b\\xff.wav  00:02:05\033]8;;\033\\")
     assert "\033" not in render.as_text([hit])  # not on a pipe
+
+
+def test_csv_with_nothing_to_list_still_prints_its_header(catalogue, cli, database_url):
+    from archivetag.index.render import RECORD_COLUMNS
+
+    for args, header in ((("search", "zzzq", "--mode", "keyword"), ",".join(RECORD_COLUMNS)),
+                         (("search", "zzzq", "--mode", "keyword", "--files"),
+                          "file_rank," + ",".join(RECORD_COLUMNS)),
+                         (("tags", "zzz"), "tag,class_id,segments,files"),
+                         (("failures",), "path,status,reason,attempts")):
+        result = cli(*args, "--csv", "--db", database_url)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == header + "\n", args
