@@ -116,6 +116,8 @@ def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
     (["search"], "missing argument 'QUERY'"),
     (["status", "--bogus"], "no such option: --bogus"),
     (["nosuch"], "no such command 'nosuch'"),
+    (["search", "dog", "-organ"],  # a word to leave out, which the parser reads as -o
+     "no such option: -organ; to leave out 'organ', put the query after --"),
 ])
 def test_parser_errors_are_one_line_like_every_usage_error(cli, args, said) -> None:
     result = cli(*args)

@@ -7,13 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import settings_options
+from archivetag.cli.common import PlainHelp, settings_options
 from archivetag.cli.output import Output, emit, output_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
 
 QUERY_HELP = (
-    'Words to rank by; "a phrase" must match as written (keyword and hybrid); -word or '
+    'Words to rank by (several words are one query, as if quoted together); "a phrase" must match as written (keyword and hybrid); -word or '
     '-"a phrase" leaves matches out; A OR B takes either; fields tag:NAME, path:DIR (relative '
     'to here), type:audio|video, duration:1m..2m, since:7d or since:2026-01-31, '
     'status:missing (otherwise files missing at the last scan are left out); lengths and ages '
@@ -25,6 +25,34 @@ ModeFlag = Annotated[Optional[str], typer.Option(
 LimitFlag = Annotated[Optional[int], typer.Option(
     "--limit", "-n", min=1, max=100000, help="Results shown (default: search.limit).",
     show_default=False)]
+
+
+class SearchCommand(PlainHelp):
+    """`search`, whose query may leave words out (`-organ`): such a word, taken by the parser
+    for an unknown option, gets an error that says to put the query after `--` (README,
+    "Searching") instead of click's "no such option: -o"."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes `args`
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as error:  # click's NoSuchOption, which typer vendors unnamed
+            word = negated_word(given, getattr(error, "option_name", None))
+            if type(error).__name__ != "NoSuchOption" or word is None:
+                raise
+            error.message = (f"no such option: {word}; to leave out {word[1:]!r}, put the "
+                             f"query after --: archivetag search [OPTIONS] -- … {word}")
+            error.possibilities = None
+            raise
+
+
+def negated_word(args: list[str], option_name: str | None) -> str | None:
+    """The argument before any `--` that made the parser report `option_name` unknown, when
+    it has one dash (`-organ`, reported as `-o`): a word to leave out, not a mistyped
+    `--option`."""
+    before = args[:args.index("--")] if "--" in args else args
+    return next((arg for arg in before if option_name and arg.startswith(option_name)
+                 and not arg.startswith("--")), None)
 
 
 def stderr_line(message: str) -> None:
@@ -69,7 +97,7 @@ def flag_filters(tag: list[str], path: list[str], media_type: str | None,
 @output_options
 def search(
     settings: Settings,
-    query: Annotated[str, typer.Argument(help=QUERY_HELP, show_default=False)],
+    query: Annotated[list[str], typer.Argument(help=QUERY_HELP, show_default=False)],
     mode: ModeFlag = None,
     limit: LimitFlag = None,
     tag: Annotated[list[str], typer.Option("--tag", help="Segments with this tag (repeatable: all).")] = [],
@@ -88,7 +116,7 @@ def search(
     from archivetag.index import render
     from archivetag.index.search import Searcher
 
-    request = make_request(query, mode, limit, settings,
+    request = make_request(" ".join(query), mode, limit, settings,
                            flag_filters(tag, path, media_type, duration, since), min_score,
                            include_missing)
     if files:  # enough segments to fill the files asked for

@@ -175,3 +175,13 @@ def test_export_everything_or_a_query(cli, tmp_path: Path, lines) -> None:
     assert "wrote 3 srt files" in written.stdout
     assert (tmp_path / "srt" / "_unrooted" / "tv" / "street.mkv.srt").read_text().startswith(
         "1\n00:00:05,000 --> 00:00:09,500\nCars pass by")
+
+
+def test_several_words_are_one_query(catalogue, cli, database_url) -> None:
+    def found(*query: str) -> list[dict]:
+        result = cli("search", "--mode", "keyword", "--json", "--db", database_url, *query)
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)
+
+    assert found("tin", "roof") == found("tin roof") != []
+    assert found("--", "rain", "-tin") == found("rain -tin") != found("rain")
