@@ -112,7 +112,11 @@ def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
 
 
 @pytest.mark.parametrize(("args", "said"), [
-    (["search", "--limit", "x", "dog"], "invalid value for '--limit'"),
+    (["search", "--limit", "x", "dog"], "--limit must be a whole number, not 'x' (see"),
+    (["search", "-n", "0", "dog"], "--limit must be at least 1, not '0' (see"),
+    (["serve", "--port", "abc"], "--port must be a whole number, not 'abc' (see"),
+    (["ingest", "--reprocess", "maybe", "x"],
+     "invalid value for --reprocess: 'maybe' is not one of 'none', 'stale', 'all' (see"),
     (["search"], "missing argument 'QUERY'"),
     (["status", "--bogus"], "no such option: --bogus"),
     (["nosuch"], "no such command 'nosuch'"),
