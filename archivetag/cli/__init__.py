@@ -21,7 +21,9 @@ def main() -> None:
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as error:
-        if type(error).__name__ == "Abort":  # a prompt met the end of its input
+        if type(error).__name__ == "Abort":  # a prompt got Ctrl-C or the end of its input
+            if isinstance(error.__context__, KeyboardInterrupt):
+                _fail("interrupted", 130)
             _fail("aborted", 1)
         if not _from_parser(error):
             raise
