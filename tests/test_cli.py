@@ -154,16 +154,19 @@ def test_status_on_postgresql_hides_the_password(cli, postgres_server, postgres_
 
 
 @pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        ("not a url", "not a database URL"),
-        ("postgresql+psycopg://someone:pw@127.0.0.1:1/none", "cannot open"),
-        ("mysql+nosuchdriver://x@localhost/db", "no database driver 'mysql+nosuchdriver'"),
+    ("url", "code", "message"),
+    [  # a URL that names no database is a settings error (2); one that cannot be opened, 1
+        ("not a url", 2, "not a database URL: not a url; a SQLite file is sqlite:///PATH"),
+        ("/tmp/x.db", 2, "not a database URL: /tmp/x.db; a SQLite file is sqlite:///PATH"),
+        ("postgresql://someone:pw@dbhost:port/db", 2, "not a database URL: <unparseable"),
+        ("postgresql+psycopg://someone:pw@127.0.0.1:1/none", 1, "cannot open"),
+        ("mysql+nosuchdriver://x@localhost/db", 2, "no database driver 'mysql+nosuchdriver'"),
+        ("bogus://x", 2, "no database driver 'bogus'"),
     ],
 )
-def test_unusable_database_is_one_line_exit_1(cli, url: str, message: str) -> None:
+def test_unusable_database_is_one_line(cli, url: str, code: int, message: str) -> None:
     result = cli("status", "--db", url)
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert ":pw@" not in result.stderr
