@@ -235,3 +235,24 @@ def test_shell_completion_completes_commands(shell, environment, expected) -> No
     env = dict(os.environ, _ARCHIVETAG_COMPLETE=f"complete_{shell}", **environment)
     done = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert expected in done.stdout, (done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["search", "dog", "--paths", "--files"], "--files does nothing with --paths"),
+    (["ingest", "/nowhere", "--dry-run", "--max-runtime", "1h"],
+     "--max-runtime does nothing with --dry-run"),
+    (["ingest", "/nowhere", "--dry-run", "--until", "06:00"], "--until does nothing with --dry-run"),
+    (["ingest", "/nowhere", "--max-runtime", "0"], "--max-runtime must be more than 0"),
+    (["ingest", "/nowhere", "--max-runtime", "0s"], "--max-runtime must be more than 0"),
+])
+def test_flags_that_would_do_nothing_are_usage_errors(cli, args, said) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2 and result.stderr.startswith(f"archivetag: error: {said}"), (
+        result.stderr)
+
+
+def test_a_dry_run_refuses_a_log_and_writes_none(cli, tmp_path: Path) -> None:
+    log = tmp_path / "ingest.log"
+    result = cli("ingest", str(tmp_path), "--dry-run", "--log", str(log))
+    assert result.exit_code == 2 and "--log does nothing with --dry-run" in result.stderr
+    assert not log.exists()

@@ -116,6 +116,9 @@ def search(
     from archivetag.index import render
     from archivetag.index.search import Searcher
 
+    if files and output.format == "paths":
+        raise UsageError("--files does nothing with --paths (which lists each file once): "
+                         "choose one")
     request = make_request(" ".join(query), mode, limit, settings,
                            flag_filters(tag, path, media_type, duration, since), min_score,
                            include_missing)
