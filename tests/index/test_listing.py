@@ -78,3 +78,17 @@ def test_csv_with_nothing_to_list_still_prints_its_header(catalogue, cli, databa
         result = cli(*args, "--csv", "--db", database_url)
         assert result.exit_code == 0, result.stderr
         assert result.stdout == header + "\n", args
+
+
+def test_a_tag_pattern_is_folded_as_tags_are_stored(catalogue, cli, database_url):
+    catalogue.load([{"path": "/tv/berlin.mkv", "start": 0, "end": 5,
+                     "caption": "Traffic in a Berlin street", "tags": ["Straße"]}])
+
+    def found(pattern: str) -> list[str]:
+        result = cli("tags", pattern, "--json", "--db", database_url)
+        assert result.exit_code == 0, result.stderr
+        return [row["tag"] for row in json.loads(result.stdout)]
+
+    assert found("Straße") == found("STRA*") == found("stra?se") == ["strasse"]
+    assert found("Car  HORN") == ["car horn"]  # spaces and case, as ingest folds them
+    assert found("Dog barking") == []  # a synonym maps whole names, not patterns
