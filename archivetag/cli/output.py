@@ -124,7 +124,9 @@ def _cell(value: Any) -> str:
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]],
                 empty: str = "nothing to show", header: bool = True) -> None:
-    """An aligned table for people: rich wraps long cells instead of cutting them."""
+    """An aligned table for people. On a terminal rich wraps long cells to its width instead
+    of cutting them; into a pipe or file every row is one line, as wide as it needs, so a
+    path can be grepped or copied whole (`archivetag failures | grep wav`)."""
     if not rows:
         typer.echo(empty)
         return
@@ -135,4 +137,21 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]],
                   pad_edge=False, highlight=False, show_header=header)
     for row in rows:
         drawn.add_row(*(_cell(value) for value in row))
-    Console(highlight=False, soft_wrap=False).print(drawn)
+    if sys.stdout.isatty():
+        Console(highlight=False, soft_wrap=False).print(drawn)
+    else:
+        _print_unwrapped(drawn)
+
+
+_NO_WRAP_WIDTH = 1 << 20  # wider than any row: rich sizes the table to its cells
+
+
+def _print_unwrapped(table: Any) -> None:
+    """`table` with each row on one line, without the spaces rich pads the lines with."""
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=False, width=_NO_WRAP_WIDTH,
+                      color_system=None)
+    with console.capture() as captured:
+        console.print(table)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))

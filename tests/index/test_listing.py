@@ -92,3 +92,16 @@ def test_a_tag_pattern_is_folded_as_tags_are_stored(catalogue, cli, database_url
     assert found("Straße") == found("STRA*") == found("stra?se") == ["strasse"]
     assert found("Car  HORN") == ["car horn"]  # spaces and case, as ingest folds them
     assert found("Dog barking") == []  # a synonym maps whole names, not patterns
+
+
+def test_a_table_into_a_pipe_keeps_each_row_on_one_aligned_line(capsys):
+    from archivetag.cli.output import print_table
+
+    long_path = "/archive/" + "a-long-folder-name/" * 12 + "take 1.wav"  # wider than COLUMNS
+    print_table(("status", "path", "reason"), [("failed", long_path, "not a readable WAV file"),
+                                               ("skipped", "/archive/b.wav", "no audio")])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and long_path in lines[1]  # whole: greppable, copyable
+    assert [line.index(word) for line, word in zip(lines, ("path", "/", "/"))] == [9, 9, 9]
+    assert lines[0].index("reason") == lines[1].index("not a") == lines[2].index("no audio")
+    assert all(line == line.rstrip() for line in lines)
