@@ -227,6 +227,12 @@ def test_docs_cli_md_is_the_help_of_every_command() -> None:
     ("zsh", {"_TYPER_COMPLETE_ARGS": "archivetag pru"}, "prune"),
     ("fish", {"_TYPER_COMPLETE_ARGS": "archivetag ta", "_TYPER_COMPLETE_FISH_ACTION": "get-args"},
      "tags"),
+    # the values of flags with fixed choices
+    ("bash", {"COMP_WORDS": "archivetag search --mode ", "COMP_CWORD": "3"}, "keyword"),
+    ("bash", {"COMP_WORDS": "archivetag search --type v", "COMP_CWORD": "3"}, "video"),
+    ("zsh", {"_TYPER_COMPLETE_ARGS": "archivetag export --format "}, "srt"),
+    ("bash", {"COMP_WORDS": "archivetag annotations import --format c", "COMP_CWORD": "4"}, "csv"),
+    ("bash", {"COMP_WORDS": "archivetag ingest --reprocess ", "COMP_CWORD": "3"}, "stale"),
 ])
 def test_shell_completion_completes_commands(shell, environment, expected) -> None:
     import os

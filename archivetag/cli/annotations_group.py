@@ -8,7 +8,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import CommandList, JsonFlag, PlainHelp, print_some, settings_options
+from archivetag.cli.common import (
+    CommandList,
+    JsonFlag,
+    PlainHelp,
+    completing,
+    print_some,
+    settings_options,
+)
 from archivetag.config import Settings
 from archivetag.errors import UsageError, UserError
 
@@ -39,7 +46,7 @@ def import_command(
     settings: Settings,
     file: Annotated[Path, typer.Argument(help='JSONL or CSV of what `export` writes (path, path_base64, start, end, caption, tags, source), or a VTT/SRT file with --media.', show_default=False)],
     source: Annotated[str, typer.Option("--source", help="Source name for lines that give none.")] = "import",
-    format_: Annotated[Optional[str], typer.Option("--format", help="jsonl, csv, vtt or srt (default: from the name's ending; jsonl otherwise).", show_default=False)] = None,
+    format_: Annotated[Optional[str], typer.Option("--format", help="jsonl, csv, vtt or srt (default: from the name's ending; jsonl otherwise).", show_default=False, autocompletion=completing(lambda: FORMATS))] = None,
     media: Annotated[Optional[Path], typer.Option("--media", help="vtt/srt: the media file the cues belong to.", show_default=False)] = None,
     allow_unknown: Annotated[bool, typer.Option("--allow-unknown", help="Import paths neither catalogued nor on disk, as pending files.")] = False,
     json_: JsonFlag = False,

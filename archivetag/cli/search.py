@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import PlainHelp, settings_options
+from archivetag.cli.common import PlainHelp, completing, settings_options
 from archivetag.cli.output import Output, emit, output_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
@@ -19,9 +19,21 @@ QUERY_HELP = (
     'status:missing (otherwise files missing at the last scan are left out); lengths and ages '
     'as 90, 1:30, 1m30s, 2h or 7d; any other word: is text. A query that starts with - goes '
     'after --. Example: \'"church bells" -organ tag:bell OR tag:chime duration:..5m\'.')
+def _modes() -> tuple[str, ...]:
+    from archivetag.index.search import MODES
+
+    return MODES
+
+
+def _media_types() -> tuple[str, ...]:
+    from archivetag.index.query import MEDIA_TYPES
+
+    return MEDIA_TYPES
+
+
 ModeFlag = Annotated[Optional[str], typer.Option(
     "--mode", help="semantic, keyword or hybrid (default: search.mode).", show_default=False,
-    metavar="[semantic|keyword|hybrid]")]
+    metavar="[semantic|keyword|hybrid]", autocompletion=completing(_modes))]
 LimitFlag = Annotated[Optional[int], typer.Option(
     "--limit", "-n", min=1, max=100000, help="Results shown (default: search.limit).",
     show_default=False)]
@@ -102,7 +114,7 @@ def search(
     limit: LimitFlag = None,
     tag: Annotated[list[str], typer.Option("--tag", help="Segments with this tag (repeatable: all).")] = [],
     path: Annotated[list[str], typer.Option("--path", help="Files under this path (repeatable: any).")] = [],
-    media_type: Annotated[Optional[str], typer.Option("--type", help="audio or video.", show_default=False, metavar="[audio|video]")] = None,
+    media_type: Annotated[Optional[str], typer.Option("--type", help="audio or video.", show_default=False, metavar="[audio|video]", autocompletion=completing(_media_types))] = None,
     duration: Annotated[Optional[str], typer.Option("--duration", help="File length: MIN..MAX, ..MAX, MIN.. or EXACT, each as 90, 1:30, 1m30s or 2h.", show_default=False)] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="Files first seen since: 2026-01-31, 7d, 12h.", show_default=False)] = None,
     include_missing: Annotated[bool, typer.Option("--include-missing", help="Also files gone from disk at the last scan (status:missing: only those).")] = False,
