@@ -56,6 +56,25 @@ def test_make_tiny_refuses_a_folder_with_files(cli, tmp_path) -> None:
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.parametrize("sharded", [False, True])
+def test_make_tiny_files_follow_the_umask_and_it_says_how_to_use_them(cli, tmp_path,
+                                                                      sharded) -> None:
+    import os
+    import stat
+
+    folder = tmp_path / "tiny"
+    before = os.umask(0o022)
+    try:
+        made = cli("model", "make-tiny", str(folder), *(["--sharded"] if sharded else []))
+    finally:
+        os.umask(before)
+    assert made.exit_code == 0, made.stderr
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert any(name.endswith(".safetensors") for name in modes)
+    assert set(modes.values()) == {0o644}, modes  # readable by Ray workers of other users
+    assert f"--model {folder}" in made.stdout and f'model.id = "{folder}"' in made.stdout
+
+
 def test_console_script_starts_without_heavy_imports() -> None:
     script = Path(sys.executable).with_name("archivetag")
     assert script.exists() or shutil.which("archivetag"), "the archivetag command is not installed"
