@@ -40,6 +40,11 @@ def summary(file: Path, report) -> dict:
             "exit_code": SomeLinesRejected.exit_code if report.rejected else 0}
 
 
+def _not_a_file(path: Path) -> str:
+    """Why `path`, which is not a file, cannot be read as one."""
+    return "is a folder, not a file" if path.is_dir() else "no such file"
+
+
 @app.command("import", cls=PlainHelp)
 @settings_options
 def import_command(
@@ -61,8 +66,11 @@ def import_command(
         raise UsageError("a vtt/srt file holds no paths: give --media PATH, its media file")
     if media is not None and not subtitles:
         raise UsageError("--media goes with a vtt/srt file; jsonl and csv name their paths")
+    if media is not None and not media.is_file():
+        raise UsageError(f"--media {media}: {_not_a_file(media)}; give the media file the "
+                         "cues belong to")
     if not file.is_file():
-        raise UserError(f"{file}: no such file")
+        raise UserError(f"{file}: {_not_a_file(file)}")
     from archivetag.cli.common import open_catalogue, print_json
     from archivetag.cli.search import stderr_line
     from archivetag.index.annotation_import import import_annotations

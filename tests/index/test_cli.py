@@ -90,6 +90,11 @@ def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -
         (("annotations", "import", str(headless), "--format", "xml"), 2, "jsonl, csv, vtt"),
         (("annotations", "import", str(tmp_path / "a.vtt")), 2, "--media PATH"),
         (("annotations", "import", str(headless), "--media", "/a.mp3"), 2, "--media goes"),
+        (("annotations", "import", str(tmp_path)), 1, f"{tmp_path}: is a folder, not a file"),
+        (("annotations", "import", str(tmp_path / "a.vtt"), "--media", str(tmp_path)), 2,
+         f"--media {tmp_path}: is a folder, not a file"),
+        (("annotations", "import", str(tmp_path / "a.vtt"), "--media", "/nowhere/a.mp3"), 2,
+         "--media /nowhere/a.mp3: no such file"),
         (("export", "--format", "vtt", "--force", "--beside", "--out", "x"), 2, "one of them"),
     ]:
         result = cli(*args)
