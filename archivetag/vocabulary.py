@@ -36,10 +36,17 @@ _BIDI_CONTROLS = frozenset(
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+def fold_tag(text: str) -> str:
+    """`text` folded as tag names are: case-folded ("Straße" -> "strasse"), single spaces,
+    no control characters. A pattern over tag names (`tags 'Straße*'`) is folded so, without
+    the synonyms of `normalise_tag`, which map whole names only."""
+    return " ".join(storable_text(text).casefold().split())
+
+
 def normalise_tag(tag: str) -> str:
-    """A tag as stored in `tags.name`: case-folded, single spaces, no control characters,
-    the AudioSet name for a known synonym (TAG_SYNONYMS); "" when nothing is left."""
-    text = " ".join(storable_text(tag).casefold().split())
+    """A tag as stored in `tags.name`: folded (`fold_tag`), the AudioSet name for a known
+    synonym (TAG_SYNONYMS); "" when nothing is left."""
+    text = fold_tag(tag)
     return TAG_SYNONYMS.get(text, text)
 
 

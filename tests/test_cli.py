@@ -56,6 +56,25 @@ def test_make_tiny_refuses_a_folder_with_files(cli, tmp_path) -> None:
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.parametrize("sharded", [False, True])
+def test_make_tiny_files_follow_the_umask_and_it_says_how_to_use_them(cli, tmp_path,
+                                                                      sharded) -> None:
+    import os
+    import stat
+
+    folder = tmp_path / "tiny"
+    before = os.umask(0o022)
+    try:
+        made = cli("model", "make-tiny", str(folder), *(["--sharded"] if sharded else []))
+    finally:
+        os.umask(before)
+    assert made.exit_code == 0, made.stderr
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert any(name.endswith(".safetensors") for name in modes)
+    assert set(modes.values()) == {0o644}, modes  # readable by Ray workers of other users
+    assert f"--model {folder}" in made.stdout and f'model.id = "{folder}"' in made.stdout
+
+
 def test_console_script_starts_without_heavy_imports() -> None:
     script = Path(sys.executable).with_name("archivetag")
     assert script.exists() or shutil.which("archivetag"), "the archivetag command is not installed"
@@ -115,10 +134,16 @@ def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
 
 
 @pytest.mark.parametrize(("args", "said"), [
-    (["search", "--limit", "x", "dog"], "invalid value for '--limit'"),
+    (["search", "--limit", "x", "dog"], "--limit must be a whole number, not 'x' (see"),
+    (["search", "-n", "0", "dog"], "--limit must be at least 1, not '0' (see"),
+    (["serve", "--port", "abc"], "--port must be a whole number, not 'abc' (see"),
+    (["ingest", "--reprocess", "maybe", "x"],
+     "invalid value for --reprocess: 'maybe' is not one of 'none', 'stale', 'all' (see"),
     (["search"], "missing argument 'QUERY'"),
     (["status", "--bogus"], "no such option: --bogus"),
     (["nosuch"], "no such command 'nosuch'"),
+    (["search", "dog", "-organ"],  # a word to leave out, which the parser reads as -o
+     "no such option: -organ; to leave out 'organ', put the query after --"),
 ])
 def test_parser_errors_are_one_line_like_every_usage_error(cli, args, said) -> None:
     result = cli(*args)
@@ -168,16 +193,19 @@ def test_status_on_postgresql_hides_the_password(cli, postgres_server, postgres_
 
 
 @pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        ("not a url", "not a database URL"),
-        ("postgresql+psycopg://someone:pw@127.0.0.1:1/none", "cannot open"),
-        ("mysql+nosuchdriver://x@localhost/db", "no database driver 'mysql+nosuchdriver'"),
+    ("url", "code", "message"),
+    [  # a URL that names no database is a settings error (2); one that cannot be opened, 1
+        ("not a url", 2, "not a database URL: not a url; a SQLite file is sqlite:///PATH"),
+        ("/tmp/x.db", 2, "not a database URL: /tmp/x.db; a SQLite file is sqlite:///PATH"),
+        ("postgresql://someone:pw@dbhost:port/db", 2, "not a database URL: <unparseable"),
+        ("postgresql+psycopg://someone:pw@127.0.0.1:1/none", 1, "cannot open"),
+        ("mysql+nosuchdriver://x@localhost/db", 2, "no database driver 'mysql+nosuchdriver'"),
+        ("bogus://x", 2, "no database driver 'bogus'"),
     ],
 )
-def test_unusable_database_is_one_line_exit_1(cli, url: str, message: str) -> None:
+def test_unusable_database_is_one_line(cli, url: str, code: int, message: str) -> None:
     result = cli("status", "--db", url)
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert ":pw@" not in result.stderr
@@ -229,7 +257,7 @@ def test_docs_cli_md_is_the_help_of_every_command() -> None:
     for python_type in ("<str>", "<list[", "<path>", "<int", "<float>", "{paths}"):
         assert python_type not in checked_in, python_type
     cut = [line for line in checked_in.splitlines() if line.endswith("...")
-           and not line.endswith(("[ARGS]...", "PATHS..."))]
+           and not line.endswith(("[ARGS]...", "PATHS...", "QUERY..."))]
     assert cut == []  # no description cut short
 
 
@@ -238,6 +266,12 @@ def test_docs_cli_md_is_the_help_of_every_command() -> None:
     ("zsh", {"_TYPER_COMPLETE_ARGS": "archivetag pru"}, "prune"),
     ("fish", {"_TYPER_COMPLETE_ARGS": "archivetag ta", "_TYPER_COMPLETE_FISH_ACTION": "get-args"},
      "tags"),
+    # the values of flags with fixed choices
+    ("bash", {"COMP_WORDS": "archivetag search --mode ", "COMP_CWORD": "3"}, "keyword"),
+    ("bash", {"COMP_WORDS": "archivetag search --type v", "COMP_CWORD": "3"}, "video"),
+    ("zsh", {"_TYPER_COMPLETE_ARGS": "archivetag export --format "}, "srt"),
+    ("bash", {"COMP_WORDS": "archivetag annotations import --format c", "COMP_CWORD": "4"}, "csv"),
+    ("bash", {"COMP_WORDS": "archivetag ingest --reprocess ", "COMP_CWORD": "3"}, "stale"),
 ])
 def test_shell_completion_completes_commands(shell, environment, expected) -> None:
     import os
@@ -246,3 +280,24 @@ def test_shell_completion_completes_commands(shell, environment, expected) -> No
     env = dict(os.environ, _ARCHIVETAG_COMPLETE=f"complete_{shell}", **environment)
     done = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert expected in done.stdout, (done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["search", "dog", "--paths", "--files"], "--files does nothing with --paths"),
+    (["ingest", "/nowhere", "--dry-run", "--max-runtime", "1h"],
+     "--max-runtime does nothing with --dry-run"),
+    (["ingest", "/nowhere", "--dry-run", "--until", "06:00"], "--until does nothing with --dry-run"),
+    (["ingest", "/nowhere", "--max-runtime", "0"], "--max-runtime must be more than 0"),
+    (["ingest", "/nowhere", "--max-runtime", "0s"], "--max-runtime must be more than 0"),
+])
+def test_flags_that_would_do_nothing_are_usage_errors(cli, args, said) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2 and result.stderr.startswith(f"archivetag: error: {said}"), (
+        result.stderr)
+
+
+def test_a_dry_run_refuses_a_log_and_writes_none(cli, tmp_path: Path) -> None:
+    log = tmp_path / "ingest.log"
+    result = cli("ingest", str(tmp_path), "--dry-run", "--log", str(log))
+    assert result.exit_code == 2 and "--log does nothing with --dry-run" in result.stderr
+    assert not log.exists()

@@ -166,3 +166,16 @@ def test_an_empty_task_list_is_a_settings_error(tmp_path: Path) -> None:
     config = write(tmp_path / "t.toml", "[tasks]\nrun = []\n")
     with pytest.raises(ConfigError, match="tasks.run is empty"):
         load_settings(config, environ={})
+
+
+def test_config_show_says_a_token_is_set_but_never_prints_it(cli, monkeypatch) -> None:
+    monkeypatch.setenv("ARCHIVETAG_SERVE_TOKEN", "s3cr3t")
+    human = cli("config", "show")
+    document = cli("config", "show", "--json")
+    assert human.exit_code == document.exit_code == 0
+    assert "s3cr3t" not in human.stdout + document.stdout
+    assert tomllib.loads(human.stdout)["serve"]["token"] == "***"
+    assert json.loads(document.stdout)["settings"]["serve.token"] == {
+        "value": "***", "source": "$ARCHIVETAG_SERVE_TOKEN"}
+    monkeypatch.delenv("ARCHIVETAG_SERVE_TOKEN")
+    assert tomllib.loads(cli("config", "show").stdout)["serve"]["token"] == ""  # none set

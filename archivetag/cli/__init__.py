@@ -25,7 +25,9 @@ def main() -> None:
         where = f"{os.fsdecode(error.filename)}: " if error.filename is not None else ""
         _fail(f"{where}{error.strerror or error}", 1)
     except Exception as error:
-        if type(error).__name__ == "Abort":  # a prompt met the end of its input
+        if type(error).__name__ == "Abort":  # a prompt got Ctrl-C or the end of its input
+            if isinstance(error.__context__, KeyboardInterrupt):
+                _fail("interrupted", 130)
             _fail("aborted", 1)
         if not _from_parser(error):
             raise
@@ -47,8 +49,40 @@ def _from_parser(error: Exception) -> bool:
     return hasattr(error, "format_message") and hasattr(error, "exit_code")
 
 
+# pydantic's error types (typer checks values with pydantic) as plain words; {ge} and the
+# like are the limits pydantic names in the error's ctx.
+_PLAIN = {
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+}
+
+
+def _plain_value_error(error: Exception) -> str | None:
+    """A bad value that typer's pydantic check refused, said plainly ("--limit must be a whole
+    number, not 'abc'") instead of pydantic's "Input should be a valid integer, unable to parse
+    string as an integer"; None when the error did not come from that check."""
+    param, cause = getattr(error, "param", None), error.__cause__
+    problems = cause.errors() if param is not None and hasattr(cause, "errors") else []
+    if not problems:
+        return None
+    first = problems[0]
+    name = (max(param.opts, key=len) if param.param_type_name == "option"
+            else param.human_readable_name)
+    if first["type"] in _PLAIN:
+        return f"{name} {_PLAIN[first['type']].format(**first.get('ctx', {}))}, not {first['input']!r}"
+    if first["type"] == "value_error":  # a choice, in its own words without "Value error, "
+        return f"invalid value for {name}: {first['ctx']['error']}"
+    return None
+
+
 def _one_line(error: Exception) -> str:
-    message = " ".join(error.format_message().split()).rstrip(".")
+    said = _plain_value_error(error) or error.format_message()
+    message = " ".join(said.split()).rstrip(".")
     message = message[:1].lower() + message[1:]
     context = getattr(error, "ctx", None)
     return f"{message} (see '{context.command_path} -h')" if context is not None else message

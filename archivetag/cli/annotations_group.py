@@ -8,7 +8,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import CommandList, JsonFlag, PlainHelp, print_some, settings_options
+from archivetag.cli.common import (
+    CommandList,
+    JsonFlag,
+    PlainHelp,
+    completing,
+    print_some,
+    settings_options,
+)
 from archivetag.config import Settings
 from archivetag.errors import UsageError, UserError
 
@@ -33,13 +40,18 @@ def summary(file: Path, report) -> dict:
             "exit_code": SomeLinesRejected.exit_code if report.rejected else 0}
 
 
+def _not_a_file(path: Path) -> str:
+    """Why `path`, which is not a file, cannot be read as one."""
+    return "is a folder, not a file" if path.is_dir() else "no such file"
+
+
 @app.command("import", cls=PlainHelp)
 @settings_options
 def import_command(
     settings: Settings,
     file: Annotated[Path, typer.Argument(help='JSONL or CSV of what `export` writes (path, path_base64, start, end, caption, tags, source), or a VTT/SRT file with --media.', show_default=False)],
     source: Annotated[str, typer.Option("--source", help="Source name for lines that give none.")] = "import",
-    format_: Annotated[Optional[str], typer.Option("--format", help="jsonl, csv, vtt or srt (default: from the name's ending; jsonl otherwise).", show_default=False)] = None,
+    format_: Annotated[Optional[str], typer.Option("--format", help="jsonl, csv, vtt or srt (default: from the name's ending; jsonl otherwise).", show_default=False, autocompletion=completing(lambda: FORMATS))] = None,
     media: Annotated[Optional[Path], typer.Option("--media", help="vtt/srt: the media file the cues belong to.", show_default=False)] = None,
     allow_unknown: Annotated[bool, typer.Option("--allow-unknown", help="Import paths neither catalogued nor on disk, as pending files.")] = False,
     json_: JsonFlag = False,
@@ -54,8 +66,11 @@ def import_command(
         raise UsageError("a vtt/srt file holds no paths: give --media PATH, its media file")
     if media is not None and not subtitles:
         raise UsageError("--media goes with a vtt/srt file; jsonl and csv name their paths")
+    if media is not None and not media.is_file():
+        raise UsageError(f"--media {media}: {_not_a_file(media)}; give the media file the "
+                         "cues belong to")
     if not file.is_file():
-        raise UserError(f"{file}: no such file")
+        raise UserError(f"{file}: {_not_a_file(file)}")
     from archivetag.cli.common import open_catalogue, print_json
     from archivetag.cli.search import stderr_line
     from archivetag.index.annotation_import import import_annotations

@@ -108,6 +108,17 @@ def _name_the_value(parameter: inspect.Parameter) -> None:
         info.metavar = _VALUE_NAMES[kind]
 
 
+def completing(values: Callable[[], typing.Sequence[str]]) -> Callable[[str], list[str]]:
+    """A shell-completion callback (typer's `autocompletion=`) offering the `values()` that
+    start with what is typed. `values` imports them when the shell asks, so no command pays
+    for it; the flag stays a plain string, so the command's own message for a bad value
+    stays too."""
+    def complete(incomplete: str) -> list[str]:
+        return [value for value in values() if value.startswith(incomplete.lower())]
+
+    return complete
+
+
 SHOWN_LINES = 20  # problem lines a command prints before it counts the rest
 
 

@@ -8,11 +8,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import counted, print_some, settings_options
+from archivetag.cli.common import completing, counted, print_some, settings_options
 from archivetag.cli.search import LimitFlag, ModeFlag
 from archivetag.config import Settings
 from archivetag.errors import UsageError, UserError
 
+
+
+def _formats() -> tuple[str, ...]:
+    from archivetag.index.annotation_export import FORMATS
+
+    return FORMATS
 
 
 class SomeSidecarsRefused(UserError):
@@ -41,7 +47,7 @@ def _check_flags(format_: str, out: Path | None, beside: bool, force: bool) -> N
 @settings_options
 def export(
     settings: Settings,
-    format_: Annotated[str, typer.Option("--format", help="jsonl, csv, vtt or srt (any case).", metavar="[jsonl|csv|vtt|srt]")] = "jsonl",
+    format_: Annotated[str, typer.Option("--format", help="jsonl, csv, vtt or srt (any case).", metavar="[jsonl|csv|vtt|srt]", autocompletion=completing(_formats))] = "jsonl",
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for vtt/srt sidecars: OUT/<root name>/<path in the root>.vtt.", show_default=False)] = None,
     beside: Annotated[bool, typer.Option("--beside", help="Write NAME.vtt/NAME.srt next to each media file.")] = False,
     force: Annotated[bool, typer.Option("--force", help="With --beside: overwrite sidecars that exist.")] = False,

@@ -82,7 +82,10 @@ def failures(settings: Settings, output: Output) -> None:
 
     with open_reader(settings.database_url()) as reader:
         rows, paths = failure_rows(reader)
-    emit(output, rows, _failures_table, paths=paths)
+    emit(output, rows, _failures_table, paths=paths, columns=FAILURE_COLUMNS)
+
+
+FAILURE_COLUMNS = ("path", "status", "reason", "attempts")
 
 
 def failure_rows(reader) -> tuple[list[dict], list[bytes]]:

@@ -40,6 +40,15 @@ def parse_until(text: str, now: datetime) -> datetime:
     return moment if moment > now else moment + timedelta(days=1)
 
 
+def run_limit(text: str) -> float:
+    """--max-runtime in seconds; a limit of 0 would stop the run before its first file."""
+    limit = units.seconds(text, "--max-runtime")
+    if limit <= 0:
+        raise UsageError(f"--max-runtime must be more than 0, not {text!r}: a run of 0 s "
+                         "tags nothing")
+    return limit
+
+
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files and folders to ingest.", show_default=False)],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and do no work.")] = False,
@@ -66,13 +75,17 @@ def ingest(
 
     idle = [(flag, other) for flag, other, both in (
         ("-v", "-q", verbose and quiet), ("-v", "--json", verbose and json_output),
-        ("-q", "--dry-run", quiet and dry_run)) if both]
+        ("-q", "--dry-run", quiet and dry_run),
+        # a dry run records no outcome and has no work to stop
+        ("--log", "--dry-run", log is not None and dry_run),
+        ("--max-runtime", "--dry-run", max_runtime is not None and dry_run),
+        ("--until", "--dry-run", until is not None and dry_run)) if both]
     if idle:
         flag, other = idle[0]
         raise UsageError(f"{flag} does nothing with {other}: choose one")
     deadline = None
     if max_runtime:
-        deadline = time.time() + units.seconds(max_runtime, "--max-runtime")
+        deadline = time.time() + run_limit(max_runtime)
     if until:
         stop_at = parse_until(until, datetime.now()).timestamp()
         deadline = min(deadline or stop_at, stop_at)

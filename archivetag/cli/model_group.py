@@ -87,4 +87,7 @@ def make_tiny(
     from archivetag.tagger.midashenglm.tiny import make_tiny as write
 
     write(directory, sharded=sharded, seed=seed)
-    typer.echo(f"wrote {directory}: {TINY_NOTE}")
+    where = directory.resolve()
+    typer.echo(f"wrote {where}: {TINY_NOTE}")
+    typer.echo(f"use it: archivetag ingest --model {where} PATH…, or set model.id = "
+               f"\"{where}\" in the config file (or $ARCHIVETAG_MODEL_ID)")

@@ -77,9 +77,12 @@ def output_options(command: Callable[..., Any] | None = None, *, paths: bool = T
 
 
 def emit(output: Output, rows: Sequence[dict], table: Callable[[Sequence[dict]], None],
-         paths: Sequence[bytes] = ()) -> None:
+         paths: Sequence[bytes] = (), *, columns: Sequence[str]) -> None:
     """Prints `rows` as `output` asks; `table` draws them for people; `paths` are the rows'
-    file paths as stored (bytes, which need not be UTF-8), for --paths (each once)."""
+    file paths as stored (bytes, which need not be UTF-8), for --paths (each once).
+    `columns` are the rows' keys in order: --csv prints them as its header even when there
+    are no rows, so a script reading the file finds its columns (a row with another key is
+    an error here, not a shifted column there)."""
     # JSON escapes what is not ASCII: a path that is not UTF-8 holds lone surrogates
     # (os.fsdecode's \udcNN), which only an escape can carry; json.loads + os.fsencode give
     # the bytes back.
@@ -89,11 +92,10 @@ def emit(output: Output, rows: Sequence[dict], table: Callable[[Sequence[dict]],
         for row in rows:
             sys.stdout.write(json.dumps(row, default=str) + "\n")
     elif output.format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        if rows:
-            writer.writerow(rows[0].keys())
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
         for row in rows:
-            writer.writerow([_cell(value) for value in row.values()])
+            writer.writerow({key: _cell(value) for key, value in row.items()})
     elif output.format == "paths":
         end = b"\0" if output.null else b"\n"
         seen: set[bytes] = set()
@@ -122,7 +124,9 @@ def _cell(value: Any) -> str:
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]],
                 empty: str = "nothing to show", header: bool = True) -> None:
-    """An aligned table for people: rich wraps long cells instead of cutting them."""
+    """An aligned table for people. On a terminal rich wraps long cells to its width instead
+    of cutting them; into a pipe or file every row is one line, as wide as it needs, so a
+    path can be grepped or copied whole (`archivetag failures | grep wav`)."""
     if not rows:
         typer.echo(empty)
         return
@@ -133,4 +137,21 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]],
                   pad_edge=False, highlight=False, show_header=header)
     for row in rows:
         drawn.add_row(*(_cell(value) for value in row))
-    Console(highlight=False, soft_wrap=False).print(drawn)
+    if sys.stdout.isatty():
+        Console(highlight=False, soft_wrap=False).print(drawn)
+    else:
+        _print_unwrapped(drawn)
+
+
+_NO_WRAP_WIDTH = 1 << 20  # wider than any row: rich sizes the table to its cells
+
+
+def _print_unwrapped(table: Any) -> None:
+    """`table` with each row on one line, without the spaces rich pads the lines with."""
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=False, width=_NO_WRAP_WIDTH,
+                      color_system=None)
+    with console.capture() as captured:
+        console.print(table)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))

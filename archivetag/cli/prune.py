@@ -61,8 +61,8 @@ def prune(
                 return
             if not yes:
                 _show(plan, json_output=False, dry_run=True)
-                if not typer.confirm(f"remove these {counted(len(found), 'file')} and "
-                                     f"{counted(segments, 'segment')}?"):
+                if not _confirmed(f"remove these {counted(len(found), 'file')} and "
+                                  f"{counted(segments, 'segment')}?"):
                     typer.echo("nothing was removed")
                     return
             run = start_run(session, "prune", command_line())
@@ -75,6 +75,18 @@ def prune(
                 "segments": report.segments_removed})
             update_index(database, settings, [], stderr_line)  # still under the lock
     _show(summary, json_output, dry_run=False)
+
+
+def _confirmed(question: str) -> bool:
+    """The answer to `question`; the end of input (Ctrl-D) is no answer, so nothing is
+    removed (Ctrl-C stops the command: exit 130)."""
+    try:
+        return typer.confirm(question)
+    except typer.Abort as stopped:
+        if not isinstance(stopped.__context__, EOFError):
+            raise
+        typer.echo()  # the prompt's line ends
+        return False
 
 
 def _show(report: dict, json_output: bool, dry_run: bool) -> None:

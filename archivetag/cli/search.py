@@ -7,24 +7,64 @@ from typing import Annotated, Optional
 
 import typer
 
-from archivetag.cli.common import settings_options
+from archivetag.cli.common import PlainHelp, completing, settings_options
 from archivetag.cli.output import Output, emit, output_options
 from archivetag.config import Settings
 from archivetag.errors import UsageError
 
 QUERY_HELP = (
-    'Words to rank by; "a phrase" must match as written (keyword and hybrid); -word or '
+    'Words to rank by (several words are one query, as if quoted together); "a phrase" must match as written (keyword and hybrid); -word or '
     '-"a phrase" leaves matches out; A OR B takes either; fields tag:NAME, path:DIR (relative '
     'to here), type:audio|video, duration:1m..2m, since:7d or since:2026-01-31, '
     'status:missing (otherwise files missing at the last scan are left out); lengths and ages '
     'as 90, 1:30, 1m30s, 2h or 7d; any other word: is text. A query that starts with - goes '
     'after --. Example: \'"church bells" -organ tag:bell OR tag:chime duration:..5m\'.')
+def _modes() -> tuple[str, ...]:
+    from archivetag.index.search import MODES
+
+    return MODES
+
+
+def _media_types() -> tuple[str, ...]:
+    from archivetag.index.query import MEDIA_TYPES
+
+    return MEDIA_TYPES
+
+
 ModeFlag = Annotated[Optional[str], typer.Option(
     "--mode", help="semantic, keyword or hybrid (default: search.mode).", show_default=False,
-    metavar="[semantic|keyword|hybrid]")]
+    metavar="[semantic|keyword|hybrid]", autocompletion=completing(_modes))]
 LimitFlag = Annotated[Optional[int], typer.Option(
     "--limit", "-n", min=1, max=100000, help="Results shown (default: search.limit).",
     show_default=False)]
+
+
+class SearchCommand(PlainHelp):
+    """`search`, whose query may leave words out (`-organ`): such a word, taken by the parser
+    for an unknown option, gets an error that says to put the query after `--` (README,
+    "Searching") instead of click's "no such option: -o"."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        given = list(args)  # the parser consumes `args`
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as error:  # click's NoSuchOption, which typer vendors unnamed
+            word = negated_word(given, getattr(error, "option_name", None))
+            if type(error).__name__ != "NoSuchOption" or word is None:
+                raise
+            error.message = (f"no such option: {word}; to leave out {word[1:]!r}, put the "
+                             f"query after --: archivetag search [OPTIONS] -- … {word}")
+            error.possibilities = None
+            raise
+
+
+def negated_word(args: list[str], option_name: str | None) -> str | None:
+    """The argument before any `--` that made the parser report `option_name` unknown, when
+    it has one dash (`-organ`, reported as `-o`): a word to leave out, not a mistyped
+    `--option`."""
+    before = args[:args.index("--")] if "--" in args else args
+    return next((arg for arg in before if option_name and arg.startswith(option_name)
+                 and not arg.startswith("--")), None)
 
 
 def stderr_line(message: str) -> None:
@@ -69,12 +109,12 @@ def flag_filters(tag: list[str], path: list[str], media_type: str | None,
 @output_options
 def search(
     settings: Settings,
-    query: Annotated[str, typer.Argument(help=QUERY_HELP, show_default=False)],
+    query: Annotated[list[str], typer.Argument(help=QUERY_HELP, show_default=False)],
     mode: ModeFlag = None,
     limit: LimitFlag = None,
     tag: Annotated[list[str], typer.Option("--tag", help="Segments with this tag (repeatable: all).")] = [],
     path: Annotated[list[str], typer.Option("--path", help="Files under this path (repeatable: any).")] = [],
-    media_type: Annotated[Optional[str], typer.Option("--type", help="audio or video.", show_default=False, metavar="[audio|video]")] = None,
+    media_type: Annotated[Optional[str], typer.Option("--type", help="audio or video.", show_default=False, metavar="[audio|video]", autocompletion=completing(_media_types))] = None,
     duration: Annotated[Optional[str], typer.Option("--duration", help="File length: MIN..MAX, ..MAX, MIN.. or EXACT, each as 90, 1:30, 1m30s or 2h.", show_default=False)] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="Files first seen since: 2026-01-31, 7d, 12h.", show_default=False)] = None,
     include_missing: Annotated[bool, typer.Option("--include-missing", help="Also files gone from disk at the last scan (status:missing: only those).")] = False,
@@ -88,7 +128,10 @@ def search(
     from archivetag.index import render
     from archivetag.index.search import Searcher
 
-    request = make_request(query, mode, limit, settings,
+    if files and output.format == "paths":
+        raise UsageError("--files does nothing with --paths (which lists each file once): "
+                         "choose one")
+    request = make_request(" ".join(query), mode, limit, settings,
                            flag_filters(tag, path, media_type, duration, since), min_score,
                            include_missing)
     if files:  # enough segments to fill the files asked for
@@ -106,9 +149,10 @@ def search(
             rows = [{"file_rank": rank, **hit} for rank, hit in flat]
         links = output.format == "table" and sys.stdout.isatty()
         emit(output, rows, lambda _: sys.stdout.write(
-            render.files_as_text(grouped, links) or "no matches\n"), paths=paths)
+            render.files_as_text(grouped, links) or "no matches\n"), paths=paths,
+            columns=("file_rank", *render.RECORD_COLUMNS))
     else:
         links = output.format == "table" and sys.stdout.isatty()
         emit(output, [render.record(result) for result in results], lambda _: sys.stdout.write(
             render.as_text(results, links) or "no matches\n"),
-            paths=[result.path for result in results])
+            paths=[result.path for result in results], columns=render.RECORD_COLUMNS)

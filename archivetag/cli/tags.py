@@ -25,7 +25,10 @@ def tags(
         rows = tag_rows(reader, pattern)
     emit(output, rows, lambda shown: print_table(
         ("tag", "segments", "files"), [(r["tag"], r["segments"], r["files"]) for r in shown],
-        empty="no tags" + (f" match {pattern!r}" if pattern else "")))
+        empty="no tags" + (f" match {pattern!r}" if pattern else "")), columns=TAG_COLUMNS)
+
+
+TAG_COLUMNS = ("tag", "class_id", "segments", "files")
 
 
 def tag_rows(reader, pattern: str | None = None) -> list[dict]:

@@ -71,10 +71,15 @@ def by_file(results: list[SearchResult], limit: int,
     return files[:limit]
 
 
+RECORD_COLUMNS = ("segment_id", "file_id", "path", "path_base64", "status", "media_type",
+                  "start", "end", "time", "url", "caption", "tags", "score", "reason")
+
+
 def record(result: SearchResult) -> dict:
     """A hit as scripts read it (`--json`, `--nl`, `--csv`, and the web page's API). Its
     path is written as `export` writes it (annotation_lines.path_fields): `path` the display
-    form, `path_base64` the bytes when that form does not give them back, else null."""
+    form, `path_base64` the bytes when that form does not give them back, else null. Its
+    keys are RECORD_COLUMNS, which CSV prints as its header also when nothing matched."""
     shown, encoded = path_fields(result.path)
     return {
         "segment_id": result.segment_id,

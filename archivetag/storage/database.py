@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from archivetag.errors import UsageError
 from archivetag.storage import SCHEMA_HEAD, SQLITE_BUSY_TIMEOUT_MS, DatabaseError
 from archivetag.storage.urls import safe_url
 
@@ -45,12 +46,30 @@ def _sqlite_connection_setup(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+class DatabaseUrlError(UsageError):
+    """A `db` setting or --db that names no database: a settings error (exit 2), which the
+    user fixes in the setting, unlike a database that cannot be used (DatabaseError, exit 1)."""
+
+
+def _as_given(url: str) -> str:
+    """An unparseable URL as it may be shown: as written (a path given for a URL), unless it
+    could hold a password (user:password@)."""
+    return "<unparseable database URL>" if "@" in url else url
+
+
+def parse_url(url: str):
+    """`url` as SQLAlchemy reads it; one that it cannot read (a plain path, a port that is
+    not a number) is a settings error naming it."""
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise DatabaseUrlError(f"not a database URL: {_as_given(url)}; a SQLite file is "
+                               "sqlite:///PATH") from None
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`, with the SQLite pragmas set on every connection."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseError(f"not a database URL: {safe_url(url)}") from None
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +80,7 @@ def make_engine(url: str) -> Engine:
     try:
         return create_engine(parsed, pool_pre_ping=True)
     except NoSuchModuleError:
-        raise DatabaseError(f"no database driver '{parsed.drivername}' is known") from None
+        raise DatabaseUrlError(f"no database driver '{parsed.drivername}' is known") from None
     except ModuleNotFoundError as error:
         raise DatabaseError(
             f"the driver for {parsed.drivername} is not installed ({error.name}); for "
@@ -165,10 +184,7 @@ class Database:
 
 
 def _no_sqlite_file(url: str) -> bool:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return False  # make_engine says what is wrong with it
+    parsed = parse_url(url)
     return parsed.get_backend_name() == "sqlite" and (
         not parsed.database or not Path(parsed.database).expanduser().is_file())
 

@@ -194,10 +194,13 @@ class TagCount:
 
 def tag_counts(query: Query, pattern: str | None = None) -> list[TagCount]:
     """The tags in use, most used first; `pattern` a glob (`*`, `?`) on the tag name, or a
-    plain substring when it has no wildcard."""
+    plain substring when it has no wildcard, folded as tag names are stored (so `Straße`
+    finds "strasse")."""
+    from archivetag.vocabulary import fold_tag
+
     where, like = "", None
     if pattern:
-        escaped = pattern.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = fold_tag(pattern).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = escaped.replace("*", "%").replace("?", "_")
         if like == escaped:
             like = f"%{like}%"

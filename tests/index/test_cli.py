@@ -90,6 +90,11 @@ def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -
         (("annotations", "import", str(headless), "--format", "xml"), 2, "jsonl, csv, vtt"),
         (("annotations", "import", str(tmp_path / "a.vtt")), 2, "--media PATH"),
         (("annotations", "import", str(headless), "--media", "/a.mp3"), 2, "--media goes"),
+        (("annotations", "import", str(tmp_path)), 1, f"{tmp_path}: is a folder, not a file"),
+        (("annotations", "import", str(tmp_path / "a.vtt"), "--media", str(tmp_path)), 2,
+         f"--media {tmp_path}: is a folder, not a file"),
+        (("annotations", "import", str(tmp_path / "a.vtt"), "--media", "/nowhere/a.mp3"), 2,
+         "--media /nowhere/a.mp3: no such file"),
         (("export", "--format", "vtt", "--force", "--beside", "--out", "x"), 2, "one of them"),
     ]:
         result = cli(*args)
@@ -175,3 +180,13 @@ def test_export_everything_or_a_query(cli, tmp_path: Path, lines) -> None:
     assert "wrote 3 srt files" in written.stdout
     assert (tmp_path / "srt" / "_unrooted" / "tv" / "street.mkv.srt").read_text().startswith(
         "1\n00:00:05,000 --> 00:00:09,500\nCars pass by")
+
+
+def test_several_words_are_one_query(catalogue, cli, database_url) -> None:
+    def found(*query: str) -> list[dict]:
+        result = cli("search", "--mode", "keyword", "--json", "--db", database_url, *query)
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)
+
+    assert found("tin", "roof") == found("tin roof") != []
+    assert found("--", "rain", "-tin") == found("rain -tin") != found("rain")

@@ -65,3 +65,43 @@ def test_hits_on_a_terminal_are_hyperlinks_to_the_second():
     linked = render.as_text([hit], links=True)
     assert linked.startswith(f"\033]8;;{url}\033\\/archive/a b\\xff.wav  00:02:05\033]8;;\033\\")
     assert "\033" not in render.as_text([hit])  # not on a pipe
+
+
+def test_csv_with_nothing_to_list_still_prints_its_header(catalogue, cli, database_url):
+    from archivetag.index.render import RECORD_COLUMNS
+
+    for args, header in ((("search", "zzzq", "--mode", "keyword"), ",".join(RECORD_COLUMNS)),
+                         (("search", "zzzq", "--mode", "keyword", "--files"),
+                          "file_rank," + ",".join(RECORD_COLUMNS)),
+                         (("tags", "zzz"), "tag,class_id,segments,files"),
+                         (("failures",), "path,status,reason,attempts")):
+        result = cli(*args, "--csv", "--db", database_url)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == header + "\n", args
+
+
+def test_a_tag_pattern_is_folded_as_tags_are_stored(catalogue, cli, database_url):
+    catalogue.load([{"path": "/tv/berlin.mkv", "start": 0, "end": 5,
+                     "caption": "Traffic in a Berlin street", "tags": ["Straße"]}])
+
+    def found(pattern: str) -> list[str]:
+        result = cli("tags", pattern, "--json", "--db", database_url)
+        assert result.exit_code == 0, result.stderr
+        return [row["tag"] for row in json.loads(result.stdout)]
+
+    assert found("Straße") == found("STRA*") == found("stra?se") == ["strasse"]
+    assert found("Car  HORN") == ["car horn"]  # spaces and case, as ingest folds them
+    assert found("Dog barking") == []  # a synonym maps whole names, not patterns
+
+
+def test_a_table_into_a_pipe_keeps_each_row_on_one_aligned_line(capsys):
+    from archivetag.cli.output import print_table
+
+    long_path = "/archive/" + "a-long-folder-name/" * 12 + "take 1.wav"  # wider than COLUMNS
+    print_table(("status", "path", "reason"), [("failed", long_path, "not a readable WAV file"),
+                                               ("skipped", "/archive/b.wav", "no audio")])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and long_path in lines[1]  # whole: greppable, copyable
+    assert [line.index(word) for line, word in zip(lines, ("path", "/", "/"))] == [9, 9, 9]
+    assert lines[0].index("reason") == lines[1].index("not a") == lines[2].index("no audio")
+    assert all(line == line.rstrip() for line in lines)

@@ -108,3 +108,54 @@ def test_status_shows_a_prune_run_and_idle_flags_are_usage_errors(pruned_catalog
     for flags in (["-q", "-v"], ["--json", "-v"], ["--dry-run", "-q"]):
         idle = cli("ingest", "/nowhere", *flags, "--db", database_url)
         assert idle.exit_code == 2 and "does nothing with" in idle.stderr, flags
+
+
+def _answer_prune_prompt(database_url: str, keys: bytes) -> tuple[int, str]:
+    """Runs `archivetag prune` on a terminal (a pseudo-terminal that is its controlling
+    terminal, so Ctrl-C sends SIGINT), types `keys` at its question, and returns its exit
+    status and everything it wrote."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import termios
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "archivetag", "prune", "--db",
+                                database_url], stdin=follower, stdout=follower,
+                               stderr=follower, env=os.environ, preexec_fn=own_terminal)
+    os.close(follower)
+    said, asked = b"", False
+    try:
+        while select.select([leader], [], [], 60)[0]:  # a hung command fails, not hangs
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the command ended and closed the terminal
+                break
+            if not chunk:
+                break
+            said += chunk
+            if not asked and b"segments?" in said:
+                os.write(leader, keys)
+                asked = True
+    finally:
+        os.close(leader)
+        code = process.wait(timeout=60)
+    assert asked, said
+    return code, said.decode()
+
+
+def test_ctrl_c_at_the_question_is_an_interruption_and_ctrl_d_a_no(pruned_catalogue,
+                                                                  database_url):
+    before = _counts(pruned_catalogue)
+    code, said = _answer_prune_prompt(database_url, b"\x03")  # Ctrl-C
+    assert code == 130 and "archivetag: error: interrupted" in said, said
+    code, said = _answer_prune_prompt(database_url, b"\x04")  # Ctrl-D: the end of input
+    assert code == 0 and "nothing was removed" in said and "aborted" not in said, said
+    assert _counts(pruned_catalogue) == before

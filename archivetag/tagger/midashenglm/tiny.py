@@ -137,12 +137,16 @@ def tiny_state_dict(seed: int) -> dict[str, torch.Tensor]:
 
 
 def write_weights(directory: Path, tensors: dict[str, torch.Tensor], sharded: bool) -> None:
-    """One ``model.safetensors``, or three shards with ``model.safetensors.index.json``."""
-    from safetensors.torch import save_file
+    """One ``model.safetensors``, or three shards with ``model.safetensors.index.json``.
+
+    Written as bytes like the other files, so they get the umask's mode as the others do
+    (safetensors' `save_file` makes them 0600, which Ray workers running as another user,
+    or a shared model folder, cannot read); a tiny checkpoint fits in memory."""
+    from safetensors.torch import save
 
     metadata = {"format": "pt"}
     if not sharded:
-        save_file(tensors, str(directory / "model.safetensors"), metadata=metadata)
+        (directory / "model.safetensors").write_bytes(save(tensors, metadata=metadata))
         return
     groups = {"audio_": {}, "decoder.model.": {}, "decoder.lm_head": {}}
     for name, tensor in tensors.items():
@@ -151,7 +155,7 @@ def write_weights(directory: Path, tensors: dict[str, torch.Tensor], sharded: bo
     weight_map = {}
     for number, group in enumerate(groups.values(), start=1):
         filename = f"model-{number:05d}-of-{len(groups):05d}.safetensors"
-        save_file(group, str(directory / filename), metadata=metadata)
+        (directory / filename).write_bytes(save(group, metadata=metadata))
         weight_map.update(dict.fromkeys(group, filename))
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
