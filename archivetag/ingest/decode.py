@@ -13,6 +13,10 @@ Float sources (float WAV, W64, CAF, WavPack) go through two ffmpeg processes: th
 decodes at the native rate, we replace NaN and Inf by silence and count them, the second
 resamples. Resampling first would smear each bad sample over dozens of its neighbours.
 
+How far the timestamps drift from the samples (a recorder whose audio clock is not its
+timestamps' clock, lost packets, a jump back) comes from ffmpeg's progress report on the same
+decode, so the file is read once; ``read`` decides what to say about it.
+
 A watchdog kills an ffmpeg that is hung or far too slow; stderr is drained on a thread so a
 chatty decoder can never fill its pipe and stall.
 """
@@ -93,7 +97,7 @@ class DecodeEnd:
     stderr: str  # short tail of ffmpeg's errors and cut-short warnings; empty when none
     samples: int  # per channel, at SAMPLE_RATE
     gap_s: float  # silence added where the timestamps skip forward
-    drift_s: float  # how far the timestamps ran ahead of the samples (negative: behind)
+    drift_s: float  # timestamps ahead of the samples at the end, beyond the start (- behind)
     non_finite: int  # NaN and Inf samples replaced by silence
 
 
