@@ -13,6 +13,10 @@ Float sources (float WAV, W64, CAF, WavPack) go through two ffmpeg processes: th
 decodes at the native rate, we replace NaN and Inf by silence and count them, the second
 resamples. Resampling first would smear each bad sample over dozens of its neighbours.
 
+How far the timestamps drift from the samples (a recorder whose audio clock is not its
+timestamps' clock, lost packets, a jump back) comes from ffmpeg's progress report on the same
+decode, so the file is read once; ``read`` decides what to say about it.
+
 A watchdog kills an ffmpeg that is hung or far too slow; stderr is drained on a thread so a
 chatty decoder can never fill its pipe and stall.
 """
@@ -93,7 +97,11 @@ class DecodeEnd:
     stderr: str  # short tail of ffmpeg's errors and cut-short warnings; empty when none
     samples: int  # per channel, at SAMPLE_RATE
     gap_s: float  # silence added where the timestamps skip forward
-    drift_s: float  # how far the timestamps ran ahead of the samples (negative: behind)
+    # Seconds the output's timestamps ran ahead of its samples (negative: behind), from
+    # ffmpeg's progress reports: at the start (None when no report there was exact) and at
+    # the end (None when ffmpeg reported none).
+    ahead_at_start_s: float | None
+    ahead_at_end_s: float | None
     non_finite: int  # NaN and Inf samples replaced by silence
 
 
@@ -151,25 +159,18 @@ class _Log:
         self.configured = threading.Event()  # channels known, or ffmpeg said its last
         self._rate = 0
         self._size = 0  # bytes in the progress report being read
-        self._start_s: float | None = None  # timestamps ahead of the samples, at the start
-        self._end_s = 0.0  # the same, in the latest progress report
-
-    @property
-    def drift_s(self) -> float:
-        """Seconds the output's timestamps ran ahead of its samples (negative: behind) by
-        the last progress report, beyond how far they were at the first exact one (a
-        decoder's delay, or a stream starting after the container, is no drift); 0 when
-        ffmpeg reported no progress."""
-        return self._end_s - (self._start_s or 0.0)
+        # Timestamps ahead of the samples in the first exact report and in the latest one.
+        self.ahead_at_start_s: float | None = None
+        self.ahead_at_end_s: float | None = None
 
     def _progress(self, key: str, value: int) -> None:
         if key == "total_size":
             self._size = value
         elif self.channels:  # out_time_us follows total_size in each report
             ahead_s = value / 1e6 - self._size / (4 * self.channels * SAMPLE_RATE)
-            if self._start_s is None and self._size < _WRITE_BUFFER:
-                self._start_s = ahead_s
-            self._end_s = ahead_s
+            if self.ahead_at_end_s is None and self._size < _WRITE_BUFFER:
+                self.ahead_at_start_s = ahead_s
+            self.ahead_at_end_s = ahead_s
 
     def read(self, stream) -> None:
         try:
@@ -342,6 +343,7 @@ class PcmStream:
             stderr=short_reason(errors),
             samples=samples,
             gap_s=sum(log.gap_s for log in self._logs),
-            drift_s=output.drift_s,
+            ahead_at_start_s=output.ahead_at_start_s,
+            ahead_at_end_s=output.ahead_at_end_s,
             non_finite=self._non_finite,
         )

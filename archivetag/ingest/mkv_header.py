@@ -16,7 +16,8 @@ _SEARCH = 1 << 16  # a file without a Cluster is its header alone: a few hundred
 _EBML = 0x1A45DFA3
 _SEGMENT = 0x18538067
 _INFO, _TRACKS, _CLUSTER = 0x1549A966, 0x1654AE6B, 0x1F43B675
-# The other top-level elements a damaged segment is resynchronised on (RFC 9559, 5.1).
+# The segment's children (RFC 9559, 5.1): these three, SeekHead, Cues, Chapters,
+# Attachments and Tags.
 _LEVEL1 = (_INFO, _TRACKS, _CLUSTER, 0x114D9B74, 0x1C53BB6B, 0x1043A770, 0x1941A469,
            0x1254C367)
 _TIMESTAMP_SCALE, _DURATION = 0x2AD7B1, 0x4489  # in Info; the scale's default is 1 ms
@@ -25,6 +26,8 @@ _TRACK_ENTRY, _TRACK_TYPE, _AUDIO = 0xAE, 0x83, 2
 
 @dataclass(frozen=True)
 class MatroskaHeader:
+    """What a Matroska file's elements say about its audio (``mkv_header``)."""
+
     audio_tracks: int  # TrackEntry elements of type audio
     clusters: bool  # whether any Cluster (block of samples) follows
     duration_s: float | None  # Info's Duration; None when it states none
@@ -66,8 +69,8 @@ def _children(data: bytes, start: int, end: int):
 def _top_level(data: bytes, at: int):
     """The segment's top-level elements from ``at`` as (ID, payload); a Cluster is the last,
     with its payload left out (it may run past the data read). Where an element does not
-    parse (a broken seek head), reading resumes at the next top-level ID, as the
-    specification advises."""
+    parse (a broken seek head), reading resumes at the next top-level ID, as ffmpeg's own
+    demuxer resynchronises."""
     marks = [ident.to_bytes(4, "big") for ident in _LEVEL1]
     while at < len(data):
         if data.startswith(marks[_LEVEL1.index(_CLUSTER)], at):

@@ -3,8 +3,9 @@
 Returns ``MediaInfo`` for a file with audio, or an ``Outcome``-shaped verdict
 (``ProbeVerdict``) saying why not: no audio stream, or an empty one that ffprobe cannot open
 (skipped), or a file that no decoder can read although it is named as media, or another
-failure (failed) with ffprobe's own words. The media type comes from the streams present, never from the
-container's name: a picture stream marked as attached (cover art) is not video.
+failure (failed) with ffprobe's own words. The media type comes from the streams present,
+never from the container's name: a picture stream marked as attached (cover art) is not
+video.
 """
 
 import json

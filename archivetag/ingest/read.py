@@ -138,6 +138,19 @@ def _wav_promise_s(candidate: Candidate, media: MediaInfo) -> float | None:
     return promised * 8 / media.bit_rate if promised else None
 
 
+def _drift_s(media: MediaInfo, end: DecodeEnd) -> float:
+    """How far the timestamps ran ahead of the samples (negative: behind) over the decode.
+
+    What they were ahead at the start is no drift (a decoder's delay: 92 ms in WMA; a stream
+    that starts after the container); where ffmpeg's first report was not exact, the stream's
+    start offset stands for it. 0 where ffmpeg said nothing, and in Ogg (``clock_checked``).
+    """
+    if end.ahead_at_end_s is None or not media.clock_checked:
+        return 0.0
+    start = end.ahead_at_start_s
+    return end.ahead_at_end_s - (media.stream_offset if start is None else start)
+
+
 def _mended(media: MediaInfo, end: DecodeEnd, guarded: int, downmix: Downmix) -> list[str]:
     """One line for each thing mended or found without losing audio."""
     lines = []
@@ -147,9 +160,10 @@ def _mended(media: MediaInfo, end: DecodeEnd, guarded: int, downmix: Downmix) ->
     if end.gap_s >= MIN_GAP_S:
         lines.append(f"{TIMELINE_REBUILT}: the timestamps run {end.gap_s:.2f} s ahead of the "
                      f"samples; the gaps are kept as silence")
-    if media.clock_checked and abs(end.drift_s) > MAX_DRIFT_S:
-        way = "ahead of" if end.drift_s > 0 else "behind"
-        lines.append(f"{CLOCKS_APART}: by the end the timestamps run {abs(end.drift_s):.2f} s "
+    drift = _drift_s(media, end)
+    if abs(drift) > MAX_DRIFT_S:
+        way = "ahead of" if drift > 0 else "behind"
+        lines.append(f"{CLOCKS_APART}: by the end the timestamps run {abs(drift):.2f} s "
                      f"{way} the samples; segment times follow the samples")
     if cancelled := downmix.warning():
         lines.append(cancelled)

@@ -231,6 +231,10 @@ def generate_faithful(d: Path) -> None:
     for name, codec in (("memo.m4a", "aac"), ("memo.wma", "wmav2"), ("memo.mka", "flac"),
                         ("memo.webm", "libopus"), ("memo.ts", "mp2"), ("memo.3gp", "aac")):
         ffmpeg(*sine, "-c:a", codec, str(d / name))
+    # Sound 1 s after the picture, in WavPack packets larger than ffmpeg's 32 KiB write buffer.
+    ffmpeg("-f", "lavfi", "-i", "testsrc=d=4:s=64x48:r=5", "-itsoffset", "1", *sine,
+           "-map", "0", "-map", "1", "-c:v", "libx264", "-ac", "2", "-c:a", "wavpack",
+           "-sample_fmt", "s16p", str(d / "delayed_wavpack.mkv"))  # fmt: skip
     # Timestamps on a wrong scale, 5 % fast and 5 % slow: 3 s of samples, 3.15 s and 2.85 s
     # of timestamps (a recorder whose audio clock is not its timestamps' clock).
     for name, scale, source in (("fast_clock.mka", "1.05", "memo.mka"),
