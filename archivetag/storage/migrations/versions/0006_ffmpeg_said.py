@@ -18,11 +18,13 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE (SQLite has DROP COLUMN since 3.35): a batch copy of media_files would
+# drop the table, which the cascades of its segments' foreign keys refuse ("table is locked").
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('media_files') as batch:
-        batch.add_column(sa.Column('ffmpeg_said', sa.Text(), nullable=True))
+    op.add_column('media_files', sa.Column('ffmpeg_said', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('media_files') as batch:
-        batch.drop_column('ffmpeg_said')
+    op.drop_column('media_files', 'ffmpeg_said')
