@@ -191,17 +191,24 @@ class WordScores:
         On SQLite, a row must hold one of the words Bm25.essential names; when few rows do
         (ESSENTIAL_ROWS_MAX), those are scored here instead of ranking every match.
         """
-        if self.terms.empty or needed >= 1.0:  # the 0..1 curve never reaches 1
+        if not self.may_reach(needed):
             return []
         if self.bm25 is not None:
-            half = HALF_SCORE["sqlite"]
-            words, rows = self.bm25.essential(half * needed / (1.0 - needed))
-            if not words:
-                return []
+            words, rows = self._essential(needed)
             if rows <= ESSENTIAL_ROWS_MAX:
                 return self._essential_reaching(words, needed, limit, allowed)
         return [(i, score) for i, score in _hits(self.session, self.terms, self.fields, limit,
                                                  allowed) if score >= needed]
+
+    def may_reach(self, needed: float) -> bool:
+        """Whether a match can score `needed` (0..1) as far as SQLite's statistics tell."""
+        if self.terms.empty or needed >= 1.0:  # the 0..1 curve never reaches 1
+            return False
+        return self.bm25 is None or bool(self._essential(needed)[0])
+
+    def _essential(self, needed: float) -> tuple[tuple[str, ...], int]:
+        half = HALF_SCORE["sqlite"]
+        return self.bm25.essential(half * needed / (1.0 - needed))
 
     def _essential_reaching(self, words: tuple[str, ...], needed: float, limit: int,
                             allowed: Select | None) -> list[tuple[int, float]]:

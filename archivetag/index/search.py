@@ -30,7 +30,7 @@ from archivetag.storage.search_text import tokens
 
 MODES = ("semantic", "keyword", "hybrid")
 MIN_CANDIDATES = 100  # each side's depth before fusion
-SEMANTIC_DEPTH = 10  # hybrid's semantic candidates: this many times the depth (see _hybrid)
+SEMANTIC_DEPTH = 10  # hybrid without filters looks this many times deeper when it must (_hybrid)
 
 
 @dataclass(frozen=True)
@@ -119,10 +119,12 @@ class Searcher:
         """The semantic candidates with their keyword bonus, and the keyword matches that
         could still reach the first `limit` (docs/performance.md, "Speed").
 
-        A segment the vector search did not return has a cosine of at most the depth-th one
-        (nothing bounds it when fewer came back), so a keyword match outside the candidates
-        needs the keyword score fusion.keyword_needed gives; the best `depth` keyword matches
-        are looked up only when the query's words can score that much (WordScores.reaching).
+        A segment the vector search did not return has a cosine of at most the last one it
+        returned, so a keyword match outside the candidates needs the keyword score
+        fusion.keyword_needed gives; the best `depth` keyword matches are looked up only when
+        the query's words can score that much (WordScores.reaching). Before that, a search
+        without filters first looks SEMANTIC_DEPTH times deeper, which lowers that cosine
+        (a filter thins the candidates out: its depth-th lies about as deep already).
         With a phrase, only keyword matches qualify: the best `depth` of them.
         """
         query, fields = request.query, self.settings["index.fields"]
@@ -130,15 +132,18 @@ class Searcher:
         if query.phrases:
             keyword = dict(keyword_hits(session, query, fields, depth, allowed))
             return fusion.fuse(self._cosines(session, vector, keyword), set(), keyword, weight)
-        found = self._nearest(session, vector, depth if allowed is not None
-                              else SEMANTIC_DEPTH * depth, allowed)
-        semantic_top = found.segment_ids.tolist()
-        words = WordScores(session, query, fields)
-        keyword = words.of(semantic_top)
-        cosines = self._cosines(session, vector, semantic_top)
-        ranked = fusion.fuse(cosines, set(semantic_top), keyword, weight)
-        cosine_ceiling = float(found.scores[-1]) if semantic_top else 1.0
-        needed = fusion.keyword_needed(ranked, request.limit, cosine_ceiling, weight)
+        words, keyword, cosines = WordScores(session, query, fields), {}, {}
+        for semantic_depth in (depth,) if allowed is not None else (depth, SEMANTIC_DEPTH * depth):
+            found = self._nearest(session, vector, semantic_depth, allowed)
+            semantic_top = found.segment_ids.tolist()
+            new = [i for i in semantic_top if i not in cosines]
+            keyword.update(words.of(new))
+            cosines.update(self._cosines(session, vector, new))
+            ranked = fusion.fuse(cosines, set(semantic_top), keyword, weight)
+            cosine_ceiling = float(found.scores[-1]) if semantic_top else 1.0
+            needed = fusion.keyword_needed(ranked, request.limit, cosine_ceiling, weight)
+            if len(semantic_top) < semantic_depth or not words.may_reach(needed):
+                break
         more = {i: s for i, s in words.reaching(needed, depth, allowed) if i not in cosines}
         if not more:
             return ranked
