@@ -4,7 +4,10 @@ A `Searcher` holds what is worth keeping between queries in one process (the que
 embedder, the read-only index view); the command line makes one per command, the benches one
 per run. Keyword mode never loads the embedder or the index, and hybrid mode with a quoted
 phrase needs no index either. A search writes nothing (index_view.py). Per query it costs the
-index's own search, the full-text query, and lookups of the candidates it found (O(depth)).
+index's own search and lookups of the candidates it found (O(depth)); keyword mode the
+full-text ranking of every match; hybrid mode its candidates' keyword scores and, only when
+keyword matches outside them could still reach the results, a look at those (`_hybrid`).
+Only the rows shown are read in full (`_hydrate`).
 """
 
 from __future__ import annotations
