@@ -17,7 +17,7 @@ counts them); f(q,D) and |D| from the annotation's `search_text`. The normaliser
 space between tokens and puts only letters, digits and marks in them
 (archivetag/storage/search_text.py), so FTS5's `ascii` tokenizer cuts that text where
 `str.split` does; each token is then stemmed by FTS5's own `porter` tokenizer, run on an
-in-memory database. tests/index/test_fts5_bm25.py checks the result against bm25().
+in-memory database. tests/index/test_hybrid_bound.py checks the result against bm25().
 """
 
 from __future__ import annotations
@@ -132,4 +132,4 @@ def bm25_for(session: Session, words: tuple[str, ...]) -> Bm25:
     idf = [math.log((rows - n + 0.5) / (n + 0.5)) for n in hits]
     return Bm25(tuple(words), tuple(_stem(list(words))), tuple(hits),
                 tuple(value if value > 0.0 else MIN_IDF for value in idf),
-                row_tokens / max(rows, 1))
+                row_tokens / rows if row_tokens else 1.0)  # no tokens: nothing matches
