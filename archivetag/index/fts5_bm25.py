@@ -51,6 +51,7 @@ class _Stemmer:
             if new:
                 if len(self._known) + len(new) > STEMS_KEPT:
                     self._known.clear()
+                    new = list(dict.fromkeys(tokens))
                 self._db.execute("INSERT INTO words(rowid, word) VALUES (1, ?)",
                                  (" ".join(new),))
                 for stem, offset in self._db.execute("SELECT term, offset FROM stems"):
