@@ -16,9 +16,11 @@ half of the dev sets and checked on the other (bench/search_quality.py, docs/per
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 SEMANTIC, KEYWORD, BOTH = "semantic", "keyword", "both"
+ROUNDING = 1e-6  # scores computed twice (FAISS, numpy) differ by float32 rounding; given away
 
 
 @dataclass(frozen=True)
@@ -60,3 +62,19 @@ def fuse(cosines: dict[int, float], semantic_top: set[int], keyword: dict[int, f
         scored.append(Scored(segment_id, (cosine_score(cosine) + bonus) / (1 + weight), reason))
     scored.sort(key=lambda s: (-s.score, s.segment_id))
     return scored
+
+
+def keyword_needed(ranked: list[Scored], limit: int, cosine_ceiling: float,
+                   weight: float) -> float:
+    """The least keyword score (0..1) with which a segment outside `ranked` (best first) can
+    still be among the first `limit`, when no such segment's cosine exceeds `cosine_ceiling`.
+
+    From (cosine + weight * k) / (1 + weight) >= T, T the limit-th score so far:
+    k >= (T * (1 + weight) - cosine) / weight. Ties count (the lower id wins them).
+    """
+    if len(ranked) < limit:
+        return 0.0
+    needed = ranked[limit - 1].score * (1 + weight) - cosine_score(cosine_ceiling) - ROUNDING
+    if needed <= 0.0:
+        return 0.0
+    return needed / weight if weight > 0 else math.inf

@@ -7,6 +7,11 @@ full-text syntax as written: it is cut into those tokens, and each token or phra
 `"`, `*`, `NEAR(`, `'; DROP` are only characters. Words are OR-ed (BM25 ranks documents by
 how many and how rare), phrases are required. Scores are mapped to 0..1 by a fixed curve
 (archivetag/index/fusion.py).
+
+Keyword mode asks for the best matches of all (`keyword_hits`: the backend scores every
+match, O(matches)); hybrid mode for the scores of given segments and, only when needed, the
+best matches above a score (`WordScores`: on SQLite O(those segments) plus counting each
+word's matches for its idf, archivetag/index/fts5_bm25.py).
 """
 
 from __future__ import annotations
@@ -20,18 +25,25 @@ from sqlalchemy import (Boolean, ColumnElement, Float, Integer, Select, column, 
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
+from archivetag.index.fts5_bm25 import bm25_for
+from archivetag.index.vectors import chunks
 from archivetag.storage.schema import Annotation
 from archivetag.storage.search_text import tokens
 
 if TYPE_CHECKING:
     from archivetag.index.query import ParsedQuery
 
-# Words too common to rank by; dropped from the OR-list unless nothing else is left.
+CONFIGURATION = literal_column("'archivetag_search'")  # PostgreSQL, made by migration 0005
 # The raw score that maps to 0.5 on the 0..1 scale (archivetag/index/fusion.py): the median
 # of the best hit's raw score over 600 dev queries per set (bench data of docs/performance.md,
 # measured 2026-11-30: SQLite -bm25() 10.3 Clotho / 10.5 AudioCaps; PostgreSQL ts_rank_cd 0.3).
-CONFIGURATION = literal_column("'archivetag_search'")  # PostgreSQL, made by migration 0005
 HALF_SCORE = {"sqlite": 10.0, "postgresql": 0.3}
+# Rows scored in Python at most when looking for the matches above a score
+# (WordScores.reaching); past it FTS5 ranks every match instead. Measured at 1M: up to ~20 us a
+# row of a text not seen before in the query (a repeated caption: a dictionary lookup),
+# against ~1.4 us a match for FTS5 ranking all the matches of every word.
+ESSENTIAL_ROWS_MAX = 4000
+# Words too common to rank by; dropped from the OR-list unless nothing else is left.
 STOP_WORDS = frozenset(
     "a an and are as at be by for from has in is it its of on or that the then there this "
     "to was were while with".split()
@@ -118,11 +130,20 @@ def _postgres_ranked(terms: KeywordTerms):
             .where(document.op("@@")(tsquery)))
 
 
+def _unit(session: Session, raw: float) -> float:
+    """A raw backend score on the 0..1 scale: raw / (raw + HALF_SCORE), the same for every query."""
+    raw = max(float(raw), 0.0)
+    return raw / (raw + HALF_SCORE[session.get_bind().dialect.name])
+
+
 def keyword_hits(session: Session, query: ParsedQuery, fields: list[str], limit: int,
                  allowed: Select | None = None) -> list[tuple[int, float]]:
-    """(segment id, score) of the best keyword matches, best first; score 0..1, the raw
-    backend score mapped by raw / (raw + HALF_SCORE), the same for every query."""
-    terms = keyword_terms(query)
+    """(segment id, score 0..1) of the best keyword matches, best first."""
+    return _hits(session, keyword_terms(query), fields, limit, allowed)
+
+
+def _hits(session: Session, terms: KeywordTerms, fields: list[str], limit: int,
+          allowed: Select | None) -> list[tuple[int, float]]:
     if terms.empty:
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -132,6 +153,84 @@ def keyword_hits(session: Session, query: ParsedQuery, fields: list[str], limit:
         statement = statement.where(Annotation.segment_id.in_(allowed))
     statement = (statement.group_by(Annotation.segment_id)
                  .order_by(literal_column("score").desc(), Annotation.segment_id).limit(limit))
-    half = HALF_SCORE[session.get_bind().dialect.name]
-    return [(int(segment_id), max(float(raw), 0.0) / (max(float(raw), 0.0) + half))
+    return [(int(segment_id), _unit(session, raw))
             for segment_id, raw in session.execute(statement)]
+
+
+class WordScores:
+    """What hybrid search asks of the keyword side, for a query's words (its phrases left
+    out): the scores keyword_hits gives chosen segments, and the best matches above a score,
+    without having the backend score every match where SQLite's statistics allow
+    (archivetag/index/fts5_bm25.py; docs/performance.md, "Speed")."""
+
+    def __init__(self, session: Session, query: ParsedQuery, fields: list[str]) -> None:
+        self.session, self.fields = session, fields
+        self.terms = KeywordTerms(keyword_terms(query).words, ())
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        self.bm25 = bm25_for(session, self.terms.words) if sqlite and self.terms.words else None
+
+    def of(self, segment_ids: list[int]) -> dict[int, float]:
+        """Score (0..1) of each of `segment_ids` that matches."""
+        if self.terms.empty:
+            return {}
+        if self.bm25 is None:
+            scores = {}
+            for chunk in chunks(segment_ids):
+                scores.update((int(i), _unit(self.session, raw)) for i, raw in self.session.execute(
+                    _postgres_ranked(self.terms).where(Annotation.kind.in_(self.fields),
+                                                       Annotation.segment_id.in_(chunk))
+                    .group_by(Annotation.segment_id)))
+            return scores
+        best: dict[int, float] = {}
+        for chunk in chunks(segment_ids):
+            self._score_into(best, Annotation.segment_id.in_(chunk))
+        return {i: _unit(self.session, raw) for i, raw in best.items()}
+
+    def reaching(self, needed: float, limit: int,
+                 allowed: Select | None) -> list[tuple[int, float]]:
+        """The first `limit` of keyword_hits's ranking that score at least `needed` (0..1).
+
+        On SQLite, a row must hold one of the words Bm25.essential names; when few rows do
+        (ESSENTIAL_ROWS_MAX), those are scored here instead of ranking every match.
+        """
+        if not self.may_reach(needed):
+            return []
+        if self.bm25 is not None:
+            words, rows = self._essential(needed)
+            if rows <= ESSENTIAL_ROWS_MAX:
+                return self._essential_reaching(words, needed, limit, allowed)
+        return [(i, score) for i, score in _hits(self.session, self.terms, self.fields, limit,
+                                                 allowed) if score >= needed]
+
+    def may_reach(self, needed: float) -> bool:
+        """Whether a match can score `needed` (0..1) as far as SQLite's statistics tell."""
+        if self.terms.empty or needed >= 1.0:  # the 0..1 curve never reaches 1
+            return False
+        return self.bm25 is None or bool(self._essential(needed)[0])
+
+    def _essential(self, needed: float) -> tuple[tuple[str, ...], int]:
+        half = HALF_SCORE["sqlite"]
+        return self.bm25.essential(half * needed / (1.0 - needed))
+
+    def _essential_reaching(self, words: tuple[str, ...], needed: float, limit: int,
+                            allowed: Select | None) -> list[tuple[int, float]]:
+        holding = text("SELECT rowid FROM annotations_fts WHERE annotations_fts MATCH :match"
+                       ).bindparams(match=fts5_expression(KeywordTerms(words, ())))
+        condition = Annotation.id.in_(holding.columns(column("rowid", Integer)))
+        if allowed is not None:
+            condition = condition & Annotation.segment_id.in_(allowed)
+        best: dict[int, float] = {}
+        self._score_into(best, condition)
+        found = [(i, _unit(self.session, raw)) for i, raw in best.items()]
+        found = [(i, score) for i, score in found if score >= needed]
+        return sorted(found, key=lambda hit: (-hit[1], hit[0]))[:limit]
+
+    def _score_into(self, best: dict[int, float], condition) -> None:
+        """Each segment's best bm25() over its annotations (of `fields`) meeting `condition`."""
+        for segment_id, search_text in self.session.execute(
+                select(Annotation.segment_id, Annotation.search_text)
+                .where(condition, Annotation.kind.in_(self.fields),
+                       Annotation.search_text.is_not(None))):
+            raw = self.bm25.score(search_text)
+            if raw > 0.0:
+                best[segment_id] = max(best.get(segment_id, 0.0), raw)

@@ -4,7 +4,10 @@ A `Searcher` holds what is worth keeping between queries in one process (the que
 embedder, the read-only index view); the command line makes one per command, the benches one
 per run. Keyword mode never loads the embedder or the index, and hybrid mode with a quoted
 phrase needs no index either. A search writes nothing (index_view.py). Per query it costs the
-index's own search, the full-text query, and lookups of the candidates it found (O(depth)).
+index's own search and lookups of the candidates it found (O(depth)); keyword mode the
+full-text ranking of every match; hybrid mode its candidates' keyword scores and, only when
+keyword matches outside them could still reach the results, a look at those (`_hybrid`).
+Only the rows shown are read in full (`_hydrate`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from archivetag.index import fusion
 from archivetag.index.catalogue_index import Notify
 from archivetag.index.filters import allowed_segments, needed
 from archivetag.index.index_view import IndexView, open_view, vectors_now
-from archivetag.index.keyword import keyword_hits
+from archivetag.index.keyword import WordScores, keyword_hits
 from archivetag.index.query import ParsedQuery, QueryError
 from archivetag.index.vectors import chunks
 from archivetag.storage.database import Database
@@ -30,6 +33,7 @@ from archivetag.storage.search_text import tokens
 
 MODES = ("semantic", "keyword", "hybrid")
 MIN_CANDIDATES = 100  # each side's depth before fusion
+SEMANTIC_DEPTH = 10  # hybrid without filters looks this many times deeper when it must (_hybrid)
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,7 @@ class Searcher:
             scored = self._rank(session, request, depth)
             if request.min_score is not None:
                 scored = [s for s in scored if s.score >= request.min_score]
-            results = _hydrate(session, scored, self.settings["index.fields"], request)
-        return results[:request.limit]
+            return _hydrate(session, scored, self.settings["index.fields"], request)
 
     def _rank(self, session: Session, request: SearchRequest, depth: int) -> list[fusion.Scored]:
         query, fields = request.query, self.settings["index.fields"]
@@ -112,16 +115,51 @@ class Searcher:
             found = self._nearest(session, vector, depth, allowed)
             return fusion.only_semantic(list(zip(found.segment_ids.tolist(),
                                                  found.scores.tolist())))
-        keyword = dict(keyword_hits(session, query, fields, depth, allowed))
-        semantic_top: set[int] = set()
-        if not query.phrases:  # with phrases, only keyword matches can qualify
-            semantic_top = set(self._nearest(session, vector, depth, allowed).segment_ids.tolist())
-        ids, matrix = vectors_now(session, self.settings["index.embedder"],
-                                  list(semantic_top | set(keyword)), len(vector))
-        cosines = dict(zip(ids.tolist(), (matrix @ vector).tolist()))
-        for segment_id in keyword:  # a match without a vector (not yet embedded) still counts
-            cosines.setdefault(segment_id, 0.0)
-        return fusion.fuse(cosines, semantic_top, keyword, self.settings["search.keyword_weight"])
+        return self._hybrid(session, request, depth, allowed, vector)
+
+    def _hybrid(self, session: Session, request: SearchRequest, depth: int, allowed,
+                vector: np.ndarray) -> list[fusion.Scored]:
+        """The semantic candidates with their keyword bonus, and the keyword matches that
+        could still reach the first `limit` (docs/performance.md, "Speed").
+
+        A segment the vector search did not return has a cosine of at most the last one it
+        returned, so a keyword match outside the candidates needs the keyword score
+        fusion.keyword_needed gives; the best `depth` keyword matches are looked up only when
+        the query's words can score that much (WordScores.reaching). Before that, a search
+        without filters first looks SEMANTIC_DEPTH times deeper, which lowers that cosine
+        (a filter thins the candidates out: its depth-th lies about as deep already).
+        With a phrase, only keyword matches qualify: the best `depth` of them.
+        """
+        query, fields = request.query, self.settings["index.fields"]
+        weight = self.settings["search.keyword_weight"]
+        if query.phrases:
+            keyword = dict(keyword_hits(session, query, fields, depth, allowed))
+            return fusion.fuse(self._cosines(session, vector, keyword), set(), keyword, weight)
+        words, keyword, cosines = WordScores(session, query, fields), {}, {}
+        for semantic_depth in (depth,) if allowed is not None else (depth, SEMANTIC_DEPTH * depth):
+            found = self._nearest(session, vector, semantic_depth, allowed)
+            semantic_top = found.segment_ids.tolist()
+            new = [i for i in semantic_top if i not in cosines]
+            keyword.update(words.of(new))
+            cosines.update(self._cosines(session, vector, new))
+            ranked = fusion.fuse(cosines, set(semantic_top), keyword, weight)
+            cosine_ceiling = float(found.scores[-1]) if semantic_top else 1.0
+            needed = fusion.keyword_needed(ranked, request.limit, cosine_ceiling, weight)
+            if len(semantic_top) < semantic_depth or not words.may_reach(needed):
+                break
+        more = {i: s for i, s in words.reaching(needed, depth, allowed) if i not in cosines}
+        if not more:
+            return ranked
+        return fusion.fuse({**cosines, **self._cosines(session, vector, more)},
+                           set(semantic_top), {**keyword, **more}, weight)
+
+    def _cosines(self, session: Session, vector: np.ndarray, segment_ids) -> dict[int, float]:
+        """Each segment's cosine with the query, from the vectors SQL holds now; 0 for one
+        without a vector (a keyword match not yet embedded still counts)."""
+        ids, matrix = vectors_now(session, self.settings["index.embedder"], list(segment_ids),
+                                  len(vector))
+        return {**dict.fromkeys(segment_ids, 0.0),
+                **dict(zip(ids.tolist(), (matrix @ vector).tolist()))}
 
     def _nearest(self, session: Session, vector: np.ndarray, depth: int, allowed):
         return self.index().nearest(session, vector, depth, self.settings["index.nprobe"],
@@ -138,9 +176,39 @@ class Searcher:
 
 def _hydrate(session: Session, scored: list[fusion.Scored], fields: list[str],
              request: SearchRequest) -> list[SearchResult]:
-    """The rows behind the ranked ids, in rank order; phrases checked word for word."""
+    """The rows behind the first `limit` ranked ids that still exist and hold the query's
+    phrases (checked word for word), in rank order; read `limit` ids at a time, so the cost is
+    O(limit) however many candidates were ranked."""
+    phrases = request.query.phrases if request.mode != "semantic" else ()
+    results: list[SearchResult] = []
+    window = max(request.limit, 1)
+    for start in range(0, len(scored), window):
+        if len(results) >= request.limit:
+            break
+        part = scored[start:start + window]
+        rows, texts, tags = _rows_of(session, [s.segment_id for s in part])
+        for item in part:
+            row = rows.get(item.segment_id)
+            if row is None:  # deleted since the index was written
+                continue
+            by_kind = texts.get(item.segment_id, {})
+            searchable = " ".join(t for kind in fields for t in by_kind.get(kind, ()))
+            if not all(contains_phrase(searchable, phrase) for phrase in phrases):
+                continue
+            results.append(SearchResult(
+                segment_id=item.segment_id, file_id=row.file_id, path=row.path,
+                display_path=row.display_path, media_type=row.media_type, status=row.status,
+                start_s=row.start_s,
+                end_s=row.end_s, caption=" / ".join(by_kind.get("caption", [])) or None,
+                tags=tuple(sorted(tags.get(item.segment_id, ()))), score=item.score,
+                reason=item.reason))
+    return results[:request.limit]
+
+
+def _rows_of(session: Session, segment_ids: list[int]):
+    """(segment and file row, {kind: texts}, {tags}) by segment id, for these ids."""
     rows, texts, tags = {}, {}, {}
-    for ids in chunks([s.segment_id for s in scored]):
+    for ids in chunks(segment_ids):
         rows.update((r.id, r) for r in session.execute(
             select(Segment.id, Segment.file_id, Segment.start_s, Segment.end_s, MediaFile.path,
                    MediaFile.display_path, MediaFile.media_type, MediaFile.status)
@@ -153,21 +221,4 @@ def _hydrate(session: Session, scored: list[fusion.Scored], fields: list[str],
                 select(SegmentTag.segment_id, Tag.name).join(Tag, Tag.id == SegmentTag.tag_id)
                 .where(SegmentTag.segment_id.in_(ids))):
             tags.setdefault(segment_id, set()).add(name)
-    phrases = request.query.phrases if request.mode != "semantic" else ()
-    results = []
-    for item in scored:
-        row = rows.get(item.segment_id)
-        if row is None:  # deleted since the index was written
-            continue
-        by_kind = texts.get(item.segment_id, {})
-        searchable = " ".join(t for kind in fields for t in by_kind.get(kind, ()))
-        if not all(contains_phrase(searchable, phrase) for phrase in phrases):
-            continue
-        results.append(SearchResult(
-            segment_id=item.segment_id, file_id=row.file_id, path=row.path,
-            display_path=row.display_path, media_type=row.media_type, status=row.status,
-            start_s=row.start_s,
-            end_s=row.end_s, caption=" / ".join(by_kind.get("caption", [])) or None,
-            tags=tuple(sorted(tags.get(item.segment_id, ()))), score=item.score,
-            reason=item.reason))
-    return results
+    return rows, texts, tags
