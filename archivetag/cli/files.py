@@ -85,20 +85,19 @@ def failures(settings: Settings, output: Output) -> None:
     emit(output, rows, _failures_table, paths=paths, columns=FAILURE_COLUMNS)
 
 
-FAILURE_COLUMNS = ("path", "status", "reason", "attempts")
+FAILURE_COLUMNS = ("path", "path_base64", "status", "reason", "attempts")
 
 
 def failure_rows(reader) -> tuple[list[dict], list[bytes]]:
-    """What `failures --json` prints ({path, path_base64, status, reason, attempts} of the
-    files that failed, were partly read or skipped, by path; paths as `export` writes them),
-    and their stored paths (bytes)."""
+    """What `failures --json` prints (FAILURE_COLUMNS of the files that failed, were partly
+    read or skipped, by path; paths as `export` writes them), and their stored paths."""
     from archivetag.index.annotation_lines import path_fields
     from archivetag.storage.reports import files_needing_attention
 
     with reader.snapshot() as query:
         found = list(files_needing_attention(query))
-    rows = [dict(zip(("path", "path_base64"), path_fields(row.path)), status=row.status,
-                 reason=row.reason, attempts=row.attempts) for row in found]
+    rows = [dict(zip(FAILURE_COLUMNS, (*path_fields(row.path), row.status, row.reason,
+                                       row.attempts))) for row in found]
     return rows, [row.path for row in found]
 
 

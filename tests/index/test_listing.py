@@ -74,7 +74,7 @@ def test_csv_with_nothing_to_list_still_prints_its_header(catalogue, cli, databa
                          (("search", "zzzq", "--mode", "keyword", "--files"),
                           "file_rank," + ",".join(RECORD_COLUMNS)),
                          (("tags", "zzz"), "tag,class_id,segments,files"),
-                         (("failures",), "path,status,reason,attempts")):
+                         (("failures",), "path,path_base64,status,reason,attempts")):
         result = cli(*args, "--csv", "--db", database_url)
         assert result.exit_code == 0, result.stderr
         assert result.stdout == header + "\n", args

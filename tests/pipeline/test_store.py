@@ -3,6 +3,8 @@ full disk ends the run with one line."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import numpy as np
@@ -178,6 +180,11 @@ def test_files_needing_attention_are_listed_losslessly_and_counted(writer, cli, 
     status = json.loads(cli("status", "--json", "--db", database_url).stdout)
     assert (status["files"]["done"], status["partial_files"]) == (1, 1)
     assert "1 done (1 partly read), 1 failed" in cli("status", "--db", database_url).stdout
-    assert [row["reason"] for row in json.loads(
-        cli("failures", "--json", "--db", database_url).stdout)] == [
+    listed = json.loads(cli("failures", "--json", "--db", database_url).stdout)
+    assert [row["reason"] for row in listed] == [
         "its data is not what its format says", "decoded 10.0 of 60.0 s: it was cut short"]
+    table = cli("failures", "--csv", "--db", database_url)  # the same rows, every column
+    assert table.exit_code == 0, table.stderr
+    assert [dict(row) for row in csv.DictReader(io.StringIO(table.stdout))] == [
+        {key: "" if value is None else str(value) for key, value in row.items()}
+        for row in listed]
