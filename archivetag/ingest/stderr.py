@@ -31,6 +31,8 @@ _MEANINGS = (
     ("Error while decoding stream", "some of its audio frames are damaged"),
     ("Header missing", "some of its frames have no header (damaged, or two files joined)"),
     ("End of file", "it ends before the data its header announces"),
+    ("filesize and duration do not match", "it is shorter than its header says (cut short, "
+                                           "or still being written)"),
     ("truncated", "it was cut short"),
     ("Packet corrupt", "some of its packets are damaged"),
 )
