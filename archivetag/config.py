@@ -124,11 +124,16 @@ class Settings:
         return tasks
 
     def data_dir(self) -> Path:
-        if self.values["data_dir"]:
-            return Path(self.values["data_dir"]).expanduser()
-        from platformdirs import user_data_path
+        """Where the database, index, logs and lock live; UsageError when that is a file."""
+        if not self.values["data_dir"]:
+            from platformdirs import user_data_path
 
-        return user_data_path("archivetag")
+            return user_data_path("archivetag")
+        path = Path(self.values["data_dir"]).expanduser()
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"the data dir {path} is a file, not a folder (--data-dir, "
+                             "$ARCHIVETAG_HOME)")
+        return path
 
     def database_url(self) -> str:
         return self.values["db"] or f"sqlite:///{self.data_dir() / 'archivetag.db'}"

@@ -156,15 +156,17 @@ def test_parser_errors_are_one_line_like_every_usage_error(cli, args, said) -> N
 def test_a_path_that_cannot_be_used_is_one_line(cli, tmp_path) -> None:
     a_file, typo = tmp_path / "a.wav", tmp_path / "typo"
     a_file.write_bytes(b"RIFF")
-    for args, named in (
-            (["--data-dir", str(a_file), "ingest", str(tmp_path)], a_file),
+    for args, named, code in (
+            (["--data-dir", str(a_file), "ingest", str(tmp_path)], a_file, 2),
             (["annotations", "import", str(write_lines(tmp_path)), "--data-dir", str(a_file)],
-             a_file),
-            (["db", "upgrade", "--data-dir", str(a_file)], a_file),  # no catalogue there
-            (["db", "upgrade", "--data-dir", str(typo)], typo),  # and none made
-            (["model", "make-tiny", str(a_file / "tiny")], a_file)):
+             a_file, 2),
+            (["status", "--data-dir", str(a_file)], a_file, 2),
+            (["db", "upgrade", "--data-dir", str(typo)], typo, 1),  # no catalogue, none made
+            (["--data-dir", "", "status"], "--data-dir is empty", 2),  # never the current folder
+            (["ingest", str(tmp_path), "--db", ""], "--db is empty", 2),
+            (["model", "make-tiny", str(a_file / "tiny")], a_file, 1)):
         result = cli(*args)
-        assert result.exit_code == 1, (args, result)
+        assert result.exit_code == code, (args, result)
         assert result.stderr.startswith("archivetag: error: ") and str(named) in result.stderr
         assert result.stderr.count("\n") == 1, (args, result.stderr)
     assert not typo.exists()

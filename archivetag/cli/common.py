@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from archivetag.config import Settings, load_settings
+from archivetag.errors import UsageError
 
 ConfigFlag = Annotated[
     Optional[Path],
@@ -27,7 +28,7 @@ ConfigFlag = Annotated[
                  show_default=False, metavar="FILE"),
 ]
 DataDirFlag = Annotated[
-    Optional[Path],
+    Optional[str],  # not Path: Path("") would be the current folder
     typer.Option("--data-dir", help="Where the database, index, logs and lock live (also $ARCHIVETAG_HOME).",
                  show_default=False, metavar="DIR"),
 ]
@@ -69,12 +70,15 @@ def settings_options(command: Callable[..., Any] | None = None, *,
     ]
 
     @functools.wraps(command)
-    def wrapper(*args: Any, config_file: Path | None = None, data_dir: Path | None = None,
+    def wrapper(*args: Any, config_file: Path | None = None, data_dir: str | None = None,
                 db: str | None = None, **kwargs: Any) -> Any:
         config_file = config_file or _BEFORE_COMMAND.get("config_file")
-        data_dir = data_dir or _BEFORE_COMMAND.get("data_dir")
-        db = db or _BEFORE_COMMAND.get("db")
-        overrides = {"data_dir": str(data_dir) if data_dir else None, "db": db}
+        data_dir = _BEFORE_COMMAND.get("data_dir") if data_dir is None else data_dir
+        db = _BEFORE_COMMAND.get("db") if db is None else db
+        for flag, value in (("--data-dir", data_dir), ("--db", db)):
+            if value == "":  # an unset variable in a cron line: never the current folder
+                raise UsageError(f"{flag} is empty: give one, or leave the flag out")
+        overrides = {"data_dir": data_dir, "db": db}
         overrides.update({key: kwargs.pop(name) for name, key in flags.items()})
         settings = load_settings(config_file, overrides=overrides)
         for warning in settings.warnings:
