@@ -51,19 +51,13 @@ class DatabaseUrlError(UsageError):
     user fixes in the setting, unlike a database that cannot be used (DatabaseError, exit 1)."""
 
 
-def _as_given(url: str) -> str:
-    """An unparseable URL as it may be shown: as written (a path given for a URL), unless it
-    could hold a password (user:password@)."""
-    return "<unparseable database URL>" if "@" in url else url
-
-
 def parse_url(url: str):
     """`url` as SQLAlchemy reads it; one that it cannot read (a plain path, a port that is
     not a number) is a settings error naming it."""
     try:
         return make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        raise DatabaseUrlError(f"not a database URL: {_as_given(url)}; a SQLite file is "
+        raise DatabaseUrlError(f"not a database URL: {safe_url(url)}; a SQLite file is "
                                "sqlite:///PATH") from None
 
 
@@ -197,8 +191,8 @@ def _absent(url: str) -> NoCatalogue:
     parsed = make_url(url)
     where = parsed.database if parsed.get_backend_name() == "sqlite" else safe_url(url)
     return NoCatalogue(f"no catalogue at {where} (is --data-dir or --db right?): "
-                         "`archivetag ingest PATH` or `archivetag annotations import FILE` "
-                         "makes one")
+                       "`archivetag ingest PATH` or `archivetag annotations import FILE` "
+                       "makes one")
 
 
 def refuse_missing_file(url: str) -> None:

@@ -24,7 +24,9 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def safe_url(url: str) -> str:
-    """The URL as it may be shown: the password, if any, hidden."""
+    """The URL as it may be shown: the password, if any, hidden. One that SQLAlchemy cannot
+    read (a plain path, a port that is not a number) is shown as written, unless it could
+    hold a password (user:password@)."""
     if sqlite_file(url) is not None:
         return url  # a file path holds no password
     from sqlalchemy.engine import make_url
@@ -33,4 +35,4 @@ def safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        return "<unparseable database URL>"
+        return "<unparseable database URL>" if "@" in url else url
