@@ -49,11 +49,14 @@ def show(
 
 
 def file_report(stored) -> dict:
-    """What `show --json` prints for a stored file (`storage.reports.StoredFile`): path
-    (and path_base64, as `export` writes paths: annotation_lines.path_fields), status, reason, partial, warnings, ffmpeg_said (ffmpeg's own words behind the reason or
-    warnings), duration and claimed duration (s), media type, and
-    each segment in playback order with start/end (s), source, silence, RMS level (dBFS),
-    caption, tags and every annotation by kind. `archivetag serve` answers the same."""
+    """What `show --json` prints for a stored file (`storage.reports.StoredFile`): path (and
+    path_base64, as `export` writes paths: annotation_lines.path_fields), status, reason,
+    partial, warnings, ffmpeg_said (ffmpeg's own words behind the reason or warnings),
+    duration and claimed duration (s), media type, and each segment in playback order with
+    start/end (s), source, silence, RMS level (dBFS), caption, tags and every annotation by
+    kind. `archivetag serve` answers the same."""
+    from archivetag.index.annotation_lines import path_fields
+
     segments = [
         {"index": segment.index, "start": segment.start_s, "end": segment.end_s,
          "source": segment.source, "silent": segment.silent,
@@ -63,8 +66,6 @@ def file_report(stored) -> dict:
          "tags": segment.tags,
          "annotations": dict(segment.annotations)}
         for segment in stored.segments]
-    from archivetag.index.annotation_lines import path_fields
-
     shown, encoded = path_fields(stored.path)
     return {"path": shown, "path_base64": encoded, "status": stored.status,
             "reason": stored.reason, "partial": stored.partial,

@@ -13,12 +13,14 @@ from archivetag.config import Settings
 from archivetag.errors import UsageError
 
 QUERY_HELP = (
-    'Words to rank by (several words are one query, as if quoted together); "a phrase" must match as written (keyword and hybrid); -word or '
-    '-"a phrase" leaves matches out; A OR B takes either; fields tag:NAME, path:DIR (relative '
+    'Words to rank by (several words are one query, as if quoted together); "a phrase" must '
+    'match as written (keyword and hybrid); -word or -"a phrase" leaves matches out; A OR B takes either; fields tag:NAME, path:DIR (relative '
     'to here), type:audio|video, duration:1m..2m, since:7d or since:2026-01-31, '
     'status:missing (otherwise files missing at the last scan are left out); lengths and ages '
     'as 90, 1:30, 1m30s, 2h or 7d; any other word: is text. A query that starts with - goes '
     'after --. Example: \'"church bells" -organ tag:bell OR tag:chime duration:..5m\'.')
+
+
 def _modes() -> tuple[str, ...]:
     from archivetag.index.search import MODES
 
