@@ -17,8 +17,9 @@ How far the timestamps drift from the samples (a recorder whose audio clock is n
 timestamps' clock, lost packets, a jump back) comes from ffmpeg's progress report on the same
 decode, so the file is read once; ``read`` decides what to say about it.
 
-A watchdog kills an ffmpeg that is hung or far too slow; stderr is drained on a thread so a
-chatty decoder can never fill its pipe and stall.
+A thread reads the samples up to ``READ_AHEAD_BYTES`` ahead of the consumer, so ffmpeg never
+waits on ffprobe or on the mixing. A watchdog kills an ffmpeg that is hung or far too slow;
+stderr is drained on a thread so a chatty decoder can never fill its pipe and stall.
 """
 
 import collections
@@ -37,6 +38,10 @@ from archivetag.ingest.stderr import short_reason
 
 SAMPLE_RATE = 16_000
 BLOCK_SECONDS = 4
+# How far a thread reads ahead of the consumer: ffmpeg goes on decoding while ffprobe runs
+# and while the consumer mixes and measures, instead of stalling on the pipe's 64 KiB (50 ms
+# of ffprobe is 100 s of a 10-minute flac; docs/performance.md, "Faithful audio").
+READ_AHEAD_BYTES = 16 << 20
 # A timestamp gap shorter than this is left to the sample clock (aresample's min_hard_comp).
 MIN_GAP_S = 0.05
 # Timestamps and samples may disagree by this much before a file gets a warning: the
@@ -231,6 +236,9 @@ class PcmStream:
         self._finished = threading.Event()
         self._timed_out = False
         self._non_finite = 0
+        self._ahead = threading.Condition()  # guards the two fields below
+        self._blocks: collections.deque[bytes | None] = collections.deque()  # None: the end
+        self._ahead_bytes = 0
         self._procs: list[subprocess.Popen] = []
         self._logs: list[_Log] = []
         self._threads: list[threading.Thread] = []
@@ -249,6 +257,7 @@ class PcmStream:
             self._start(log.read, proc.stderr)
         if len(self._procs) == 2:
             self._start(self._feed)
+        self._start(self._read_ahead)
         self._watchdog = threading.Thread(target=self._watch, daemon=True)
         self._watchdog.start()
 
@@ -273,6 +282,37 @@ class PcmStream:
                 resampler.stdin.close()
             except OSError:
                 pass
+
+    def _read_ahead(self) -> None:
+        """Blocks of whole frames from the last ffmpeg, queued for ``__iter__``."""
+        output = self._logs[-1]
+        try:
+            self._waiting(output.configured.wait)  # ffmpeg says its channels before any sample
+            frame = 4 * output.channels
+            read = self._procs[-1].stdout.read
+            while frame and (data := self._waiting(read, BLOCK_SECONDS * SAMPLE_RATE * frame)):
+                with self._ahead:
+                    self._ahead.wait_for(lambda: self._ahead_bytes < READ_AHEAD_BYTES
+                                         or self._finished.is_set())
+                    if self._finished.is_set():
+                        return
+                    self._blocks.append(data[: len(data) - len(data) % frame])
+                    self._ahead_bytes += len(data)
+                    self._ahead.notify_all()
+        except (OSError, ValueError):
+            pass  # close() ended ffmpeg
+        finally:
+            with self._ahead:
+                self._blocks.append(None)
+                self._ahead.notify_all()
+
+    def _next_block(self) -> bytes | None:
+        with self._ahead:
+            self._ahead.wait_for(lambda: self._blocks)
+            data = self._blocks.popleft()
+            self._ahead_bytes -= len(data or b"")
+            self._ahead.notify_all()
+            return data
 
     def _kill(self) -> None:
         for proc in self._procs:
@@ -307,13 +347,15 @@ class PcmStream:
         self.close()
 
     def close(self) -> None:
-        self._finished.set()
+        with self._ahead:
+            self._finished.set()
+            self._ahead.notify_all()
         self._kill()
         for proc in self._procs:
-            proc.stdout.close()
             proc.wait()
         self._join()
         for proc in self._procs:
+            proc.stdout.close()
             proc.stderr.close()
 
     def _join(self) -> None:
@@ -322,13 +364,9 @@ class PcmStream:
         self._watchdog.join()
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        output = self._logs[-1]
-        self._waiting(output.configured.wait)  # ffmpeg says its channels before any sample
-        channels, samples = output.channels, 0
-        read, block_bytes = self._procs[-1].stdout.read, BLOCK_SECONDS * SAMPLE_RATE * 4 * channels
-        while channels and (data := self._waiting(read, block_bytes)):
-            usable = len(data) - len(data) % (4 * channels)
-            block = np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels)
+        output, samples = self._logs[-1], 0
+        while (data := self._next_block()) is not None:
+            block = np.frombuffer(data, dtype="<f4").reshape(-1, output.channels)
             samples += len(block)
             yield block
         with self._clock:  # ffmpeg may still hang on its way out
