@@ -3,7 +3,8 @@ evidence into one ranking (pure functions).
 
     semantic  cosine similarity of the query and segment embeddings, below 0 taken as 0
     keyword   the backend's raw score mapped by a fixed curve, raw / (raw + half), so `half`
-              scores 0.5 (archivetag/index/keyword.py: `HALF_SCORE`, one constant per backend)
+              scores 0.5; half = a constant per backend (archivetag/index/keyword.py,
+              `HALF_SCORE_PER_TERM`) times the query's terms, as the raw score is their sum
     hybrid    (semantic + weight * keyword) / (1 + weight)
 
 No score depends on the other hits of the query (none is divided by the query's best), so

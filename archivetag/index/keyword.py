@@ -25,7 +25,7 @@ from sqlalchemy import (Boolean, ColumnElement, Float, Integer, Select, column, 
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
-from archivetag.index.fts5_bm25 import bm25_for
+from archivetag.index.fts5_bm25 import Bm25, bm25_for
 from archivetag.index.vectors import chunks
 from archivetag.storage.schema import Annotation
 from archivetag.storage.search_text import tokens
@@ -34,15 +34,13 @@ if TYPE_CHECKING:
     from archivetag.index.query import ParsedQuery
 
 CONFIGURATION = literal_column("'archivetag_search'")  # PostgreSQL, made by migration 0005
-# The raw score that maps to 0.5 on the 0..1 scale (archivetag/index/fusion.py): the median
-# of the best hit's raw score over 600 dev queries per set (bench data of docs/performance.md,
-# measured 2026-11-30: SQLite -bm25() 10.3 Clotho / 10.5 AudioCaps; PostgreSQL ts_rank_cd 0.3).
-HALF_SCORE = {"sqlite": 10.0, "postgresql": 0.3}
-# Rows scored in Python at most when looking for the matches above a score
-# (WordScores.reaching); past it FTS5 ranks every match instead. Measured at 1M: up to ~20 us a
-# row of a text not seen before in the query (a repeated caption: a dictionary lookup),
-# against ~1.4 us a match for FTS5 ranking all the matches of every word.
-ESSENTIAL_ROWS_MAX = 4000
+# The raw score per query term that maps to 0.5 on the 0..1 scale (archivetag/index/fusion.py).
+# Both backends' scores are sums over the query's terms, so a fixed half for every query
+# favoured long queries. Per term, any SQLite value from 5.5 to 8 keeps every cell of the dev
+# sets' quality bench (docs/performance.md, "One score scale"); the largest is taken because
+# it makes hybrid's bound prune most (docs/performance.md, "Speed"). PostgreSQL's ts_rank_cd
+# is scaled from SQLite's as its measured median best hit (0.3) is from SQLite's (10).
+HALF_SCORE_PER_TERM = {"sqlite": 8.0, "postgresql": 0.24}
 # Words too common to rank by; dropped from the OR-list unless nothing else is left.
 STOP_WORDS = frozenset(
     "a an and are as at be by for from has in is it its of on or that the then there this "
@@ -58,6 +56,11 @@ class KeywordTerms:
     @property
     def empty(self) -> bool:
         return not self.words and not self.phrases
+
+    @property
+    def count(self) -> int:
+        """The terms a backend's score sums over: each word and each phrase."""
+        return len(self.words) + len(self.phrases)
 
 
 def keyword_terms(query: ParsedQuery) -> KeywordTerms:
@@ -103,13 +106,37 @@ def matching_segments(words: tuple[str, ...]) -> Select:
     return select(Annotation.segment_id).where(_Holds(words))
 
 
+_FTS5_SCORED = ("SELECT rowid AS id, -bm25(annotations_fts) AS score FROM annotations_fts "
+                "WHERE annotations_fts MATCH {match}")
+
+
 def _sqlite_ranked(terms: KeywordTerms):
     """(segment id column source, score column) for FTS5: BM25 over matching annotations."""
+    return _sqlite_scored(text(_FTS5_SCORED.format(match=":match")).bindparams(
+        match=fts5_expression(terms)))
+
+
+def _sqlite_reaching(bm25: Bm25, words: tuple[str, ...], needed_raw: float):
+    """The same, for the rows that can score `needed_raw`: those holding one of the essential
+    `words` (Bm25.essential). bm25() sums over the phrases of the FTS5 expression, each
+    independently, so a row holding essential words and others is scored in full by
+    `essential AND others`, and one holding essential words only by `essential`; a row in
+    both gets its larger, full score. FTS5 then walks the rare words' rows only."""
+    others = tuple(word for word in bm25.words if word not in words)
+    least = " AND bm25(annotations_fts) <= :most"  # bm25() is negative
+    arms = [_FTS5_SCORED.format(match=":essential") + least]
+    if others:
+        arms.append(_FTS5_SCORED.format(match=":both") + least)
+    essential = fts5_expression(KeywordTerms(words, ()))
+    both = f"{essential} AND {fts5_expression(KeywordTerms(others, ()))}"
+    return _sqlite_scored(text(" UNION ALL ".join(arms)).bindparams(
+        essential=essential, **({"both": both} if others else {}),
+        most=-needed_raw * (1 - 1e-6)))  # a margin for float rounding; `reaching` decides
+
+
+def _sqlite_scored(matches_sql):
     matches = (
-        text("SELECT rowid AS id, -bm25(annotations_fts) AS score FROM annotations_fts "
-             "WHERE annotations_fts MATCH :match")
-        .bindparams(match=fts5_expression(terms))
-        .columns(column("id", Integer), column("score", Float))
+        matches_sql.columns(column("id", Integer), column("score", Float))
         .cte("matches")
         .prefix_with("MATERIALIZED")  # bm25() only works where SQLite runs the FTS query itself
     )
@@ -130,10 +157,15 @@ def _postgres_ranked(terms: KeywordTerms):
             .where(document.op("@@")(tsquery)))
 
 
-def _unit(session: Session, raw: float) -> float:
-    """A raw backend score on the 0..1 scale: raw / (raw + HALF_SCORE), the same for every query."""
+def _half(session: Session, terms: KeywordTerms) -> float:
+    """The raw score that maps to 0.5 for a query of these terms."""
+    return HALF_SCORE_PER_TERM[session.get_bind().dialect.name] * max(terms.count, 1)
+
+
+def _unit(raw: float, half: float) -> float:
+    """A raw backend score on the 0..1 scale: raw / (raw + half); no other hit counts."""
     raw = max(float(raw), 0.0)
-    return raw / (raw + HALF_SCORE[session.get_bind().dialect.name])
+    return raw / (raw + half)
 
 
 def keyword_hits(session: Session, query: ParsedQuery, fields: list[str], limit: int,
@@ -143,18 +175,20 @@ def keyword_hits(session: Session, query: ParsedQuery, fields: list[str], limit:
 
 
 def _hits(session: Session, terms: KeywordTerms, fields: list[str], limit: int,
-          allowed: Select | None) -> list[tuple[int, float]]:
+          allowed: Select | None, ranked=None) -> list[tuple[int, float]]:
+    """The best `limit` segments by `ranked` (default: every match of `terms`), scored 0..1."""
     if terms.empty:
         return []
-    postgres = session.get_bind().dialect.name == "postgresql"
-    statement = (_postgres_ranked(terms) if postgres else _sqlite_ranked(terms)).where(
-        Annotation.kind.in_(fields))
+    if ranked is None:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        ranked = _postgres_ranked(terms) if postgres else _sqlite_ranked(terms)
+    statement = ranked.where(Annotation.kind.in_(fields))
     if allowed is not None:
         statement = statement.where(Annotation.segment_id.in_(allowed))
     statement = (statement.group_by(Annotation.segment_id)
                  .order_by(literal_column("score").desc(), Annotation.segment_id).limit(limit))
-    return [(int(segment_id), _unit(session, raw))
-            for segment_id, raw in session.execute(statement)]
+    half = _half(session, terms)
+    return [(int(segment_id), _unit(raw, half)) for segment_id, raw in session.execute(statement)]
 
 
 class WordScores:
@@ -168,6 +202,7 @@ class WordScores:
         self.terms = KeywordTerms(keyword_terms(query).words, ())
         sqlite = session.get_bind().dialect.name == "sqlite"
         self.bm25 = bm25_for(session, self.terms.words) if sqlite and self.terms.words else None
+        self.half = _half(session, self.terms)
 
     def of(self, segment_ids: list[int]) -> dict[int, float]:
         """Score (0..1) of each of `segment_ids` that matches."""
@@ -176,7 +211,7 @@ class WordScores:
         if self.bm25 is None:
             scores = {}
             for chunk in chunks(segment_ids):
-                scores.update((int(i), _unit(self.session, raw)) for i, raw in self.session.execute(
+                scores.update((int(i), _unit(raw, self.half)) for i, raw in self.session.execute(
                     _postgres_ranked(self.terms).where(Annotation.kind.in_(self.fields),
                                                        Annotation.segment_id.in_(chunk))
                     .group_by(Annotation.segment_id)))
@@ -184,23 +219,23 @@ class WordScores:
         best: dict[int, float] = {}
         for chunk in chunks(segment_ids):
             self._score_into(best, Annotation.segment_id.in_(chunk))
-        return {i: _unit(self.session, raw) for i, raw in best.items()}
+        return {i: _unit(raw, self.half) for i, raw in best.items()}
 
     def reaching(self, needed: float, limit: int,
                  allowed: Select | None) -> list[tuple[int, float]]:
         """The first `limit` of keyword_hits's ranking that score at least `needed` (0..1).
 
-        On SQLite, a row must hold one of the words Bm25.essential names; when few rows do
-        (ESSENTIAL_ROWS_MAX), those are scored here instead of ranking every match.
+        On SQLite a row must hold one of the words Bm25.essential names, so FTS5 ranks only
+        the rows holding those (`_sqlite_reaching`), not every match of every word.
         """
         if not self.may_reach(needed):
             return []
+        ranked = None
         if self.bm25 is not None:
-            words, rows = self._essential(needed)
-            if rows <= ESSENTIAL_ROWS_MAX:
-                return self._essential_reaching(words, needed, limit, allowed)
+            words, _ = self._essential(needed)
+            ranked = _sqlite_reaching(self.bm25, words, self.half * needed / (1.0 - needed))
         return [(i, score) for i, score in _hits(self.session, self.terms, self.fields, limit,
-                                                 allowed) if score >= needed]
+                                                 allowed, ranked) if score >= needed]
 
     def may_reach(self, needed: float) -> bool:
         """Whether a match can score `needed` (0..1) as far as SQLite's statistics tell."""
@@ -209,21 +244,7 @@ class WordScores:
         return self.bm25 is None or bool(self._essential(needed)[0])
 
     def _essential(self, needed: float) -> tuple[tuple[str, ...], int]:
-        half = HALF_SCORE["sqlite"]
-        return self.bm25.essential(half * needed / (1.0 - needed))
-
-    def _essential_reaching(self, words: tuple[str, ...], needed: float, limit: int,
-                            allowed: Select | None) -> list[tuple[int, float]]:
-        holding = text("SELECT rowid FROM annotations_fts WHERE annotations_fts MATCH :match"
-                       ).bindparams(match=fts5_expression(KeywordTerms(words, ())))
-        condition = Annotation.id.in_(holding.columns(column("rowid", Integer)))
-        if allowed is not None:
-            condition = condition & Annotation.segment_id.in_(allowed)
-        best: dict[int, float] = {}
-        self._score_into(best, condition)
-        found = [(i, _unit(self.session, raw)) for i, raw in best.items()]
-        found = [(i, score) for i, score in found if score >= needed]
-        return sorted(found, key=lambda hit: (-hit[1], hit[0]))[:limit]
+        return self.bm25.essential(self.half * needed / (1.0 - needed))
 
     def _score_into(self, best: dict[int, float], condition) -> None:
         """Each segment's best bm25() over its annotations (of `fields`) meeting `condition`."""
