@@ -33,7 +33,7 @@ from archivetag.storage.database import Database
 from archivetag.storage.schema import Embedding, Segment
 
 UPDATE_HINT = "run `archivetag index update`"
-POST_FILTER_MAX = 32  # a filter is applied to at most this many times k of the ranking
+POST_FILTER_MAX = 128  # a filter is applied to at most this many times k of the ranking
 
 
 class IndexNotReady(UserError):

@@ -68,7 +68,7 @@ def every_score(catalogue, settings, query_text: str) -> list[tuple[int, float]]
     return sorted(scores, key=lambda pair: (-pair[1], pair[0]))
 
 
-@pytest.mark.parametrize("weight", [0.1, 3.0])  # the default, and keyword matches to the fore
+@pytest.mark.parametrize("weight", [0.2, 3.0])  # the default, and keyword matches to the fore
 def test_hybrid_is_the_best_of_every_segment(big_catalogue, weight: float) -> None:
     settings = replace(big_catalogue.settings, values={
         **big_catalogue.settings.values, "search.keyword_weight": weight})
