@@ -122,6 +122,10 @@ class Bm25:
         kept = sorted(order[cut:])
         return tuple(self.words[i] for i in kept), sum(self.hits[i] for i in kept)
 
+    def ceiling(self) -> float:
+        """The most any row can score: (k1 + 1) * idf for every word (MaxScore's bound)."""
+        return sum((K1 + 1.0) * idf for idf in self.idf)
+
 
 def bm25_for(session: Session, words: tuple[str, ...]) -> Bm25:
     """The statistics bm25() uses for a query OR-ing `words` (normalised tokens)."""

@@ -237,6 +237,13 @@ class WordScores:
         return [(i, score) for i, score in _hits(self.session, self.terms, self.fields, limit,
                                                  allowed, ranked) if score >= needed]
 
+    def ceiling(self) -> float:
+        """The most keyword score (0..1) a row can have for these words: MaxScore's bound on
+        SQLite, 1 on PostgreSQL (ts_rank_cd gives none)."""
+        if self.terms.empty:
+            return 0.0
+        return 1.0 if self.bm25 is None else _unit(self.bm25.ceiling(), self.half)
+
     def may_reach(self, needed: float) -> bool:
         """Whether a match can score `needed` (0..1) as far as SQLite's statistics tell."""
         if self.terms.empty or needed >= 1.0:  # the 0..1 curve never reaches 1

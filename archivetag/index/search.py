@@ -128,6 +128,9 @@ class Searcher:
         the query's words can score that much (WordScores.reaching). Before that, a search
         without filters first looks SEMANTIC_DEPTH times deeper, which lowers that cosine
         (a filter thins the candidates out: its depth-th lies about as deep already).
+        A filter that the vector search had to read whole (a narrow one) gives every allowed
+        segment's cosine, so then only those whose cosine could reach with the best keyword
+        score any row can have need their keyword scores (`_among_allowed`).
         With a phrase, only keyword matches qualify: the best `depth` of them.
         """
         query, fields = request.query, self.settings["index.fields"]
@@ -147,11 +150,33 @@ class Searcher:
             needed = fusion.keyword_needed(ranked, request.limit, cosine_ceiling, weight)
             if len(semantic_top) < semantic_depth or not words.may_reach(needed):
                 break
+        if allowed is not None and words.may_reach(needed):
+            every = self.index().every_allowed(vector, allowed)
+            if every is not None:
+                return self._among_allowed(every, ranked, request.limit, words, weight,
+                                           set(semantic_top), keyword, cosines)
         more = {i: s for i, s in words.reaching(needed, depth, allowed) if i not in cosines}
         if not more:
             return ranked
         return fusion.fuse({**cosines, **self._cosines(session, vector, more)},
                            set(semantic_top), {**keyword, **more}, weight)
+
+    @staticmethod
+    def _among_allowed(every, ranked: list[fusion.Scored], limit: int, words: WordScores,
+                       weight: float, semantic_top: set[int], keyword: dict[int, float],
+                       cosines: dict[int, float]) -> list[fusion.Scored]:
+        """`ranked` joined by the allowed segments that can still reach the first `limit`:
+        those whose cosine c has (c + weight * words.ceiling()) / (1 + weight) at least the
+        limit-th score so far. `every`: all allowed segments and their cosines, best first."""
+        floor = -np.inf
+        if len(ranked) >= limit:
+            floor = ranked[limit - 1].score * (1 + weight) - weight * words.ceiling()
+        reach = every.scores >= floor - fusion.ROUNDING
+        new = [i for i in every.segment_ids[reach].tolist() if i not in cosines]
+        keyword = {**keyword, **words.of(new)}
+        cosines = {**cosines, **dict(zip(every.segment_ids[reach].tolist(),
+                                         every.scores[reach].tolist()))}
+        return fusion.fuse(cosines, semantic_top, keyword, weight)
 
     def _cosines(self, session: Session, vector: np.ndarray, segment_ids) -> dict[int, float]:
         """Each segment's cosine with the query, from the vectors SQL holds now; 0 for one

@@ -41,12 +41,16 @@ def caption(number: int) -> str:
     return " ".join(words + (words[:1] if number % 6 == 0 else []))
 
 
+def big_lines() -> list[dict]:
+    return [{"path": f"/a/{'x' if n % 3 else 'y'}/f{n // 4}.wav", "start": 10 * (n % 4),
+             "end": 10 * (n % 4) + 10, "caption": caption(n), "tags": [WORDS[n % 14]]}
+            for n in range(SEGMENTS)]
+
+
 @pytest.fixture
 def big_catalogue(database_url: str, tmp_path: Path):
     made = make_catalogue(database_url, tmp_path / "data")
-    made.load([{"path": f"/a/{'x' if n % 3 else 'y'}/f{n // 4}.wav", "start": 10 * (n % 4),
-                "end": 10 * (n % 4) + 10, "caption": caption(n), "tags": [WORDS[n % 14]]}
-               for n in range(SEGMENTS)])
+    made.load(big_lines())
     yield made
     made.database.engine.dispose()
 
@@ -79,6 +83,30 @@ def test_hybrid_is_the_best_of_every_segment(big_catalogue, weight: float) -> No
         expected = every_score(big_catalogue, settings, query)[:10]
         assert [r.segment_id for r in found] == [i for i, _ in expected], query
         assert [r.score for r in found] == pytest.approx([s for _, s in expected], abs=1e-6)
+
+
+def test_a_filter_read_whole_gives_the_best_of_every_allowed_segment(
+        database_url: str, tmp_path: Path) -> None:
+    """IVF searching one list of ~20 vectors: too few pass the filter (266 or 134 of 400
+    segments, more than the depth) in what it returns, so the vector search reads the allowed segments
+    whole and scores them exactly, and hybrid scores the keywords of those whose cosine can
+    still reach (`_among_allowed`): the best of every allowed segment, as the flat search."""
+    made = make_catalogue(database_url, tmp_path / "data",
+                          **{"index.exact_max": 10, "index.nprobe": 1})
+    try:
+        made.load(big_lines())
+        for weight in (0.2, 3.0):
+            settings = replace(made.settings, values={**made.settings.values,
+                                                      "search.keyword_weight": weight})
+            searcher = Searcher(made.database, settings, lambda message: None)
+            for query in [f"{q} path:/a/{part}" for q in QUERIES for part in "xy"]:
+                found = searcher.search(SearchRequest(parse_query(query), "hybrid", 10))
+                expected = every_score(made, settings, query)[:10]
+                assert [r.segment_id for r in found] == [i for i, _ in expected], query
+                assert [r.score for r in found] == pytest.approx([s for _, s in expected],
+                                                                 abs=1e-6)
+    finally:
+        made.database.engine.dispose()
 
 
 def test_matches_reaching_a_score_are_the_best_matches_above_it(big_catalogue) -> None:
