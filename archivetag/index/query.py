@@ -4,7 +4,7 @@
     GROUP := TERM ("OR" TERM)*           OR in capitals joins neighbouring terms
     TERM  := ["-"] (PHRASE | FIELD | WORD)   "-" negates the term
     PHRASE:= "…"                         the words in a row
-    FIELD := NAME ":" (VALUE | "…")      NAME one of FIELDS, in any case
+    FIELD := NAME ":" (VALUE | "…")      NAME one of FIELDS, in any case; no value: refused
     WORD  := anything else               `Side A:`, `Bach:` and URLs too: unknown names are text
 
 Words and phrases are what the search ranks by; a phrase must also match as written (keyword
@@ -34,7 +34,7 @@ from archivetag.vocabulary import normalise_tag
 MAX_QUERY_CHARS = 1000
 MEDIA_TYPES = ("audio", "video")
 _TOKEN = re.compile(r'(?P<neg>-)?(?:"(?P<phrase>[^"]*)"'
-                    r'|(?P<name>[A-Za-z]+):(?:"(?P<quoted>[^"]*)"|(?P<value>\S+))'
+                    r'|(?P<name>[A-Za-z]+):(?:"(?P<quoted>[^"]*)"|(?P<value>\S*))'
                     r"|(?P<word>\S+))")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")

@@ -36,7 +36,6 @@ CASES = [
     ("Bach: Toccata", "Bach: Toccata", (), ()),
     ("Note: dog", "Note: dog", (), ()),
     ("https://example.org/a?b=c", "https://example.org/a?b=c", (), ()),
-    ("tag: dog", "tag: dog", (), ()),
     # negation
     ("rain -dog", "rain", (), (Not(Words(("dog",))),)),
     ('rain -"tin roof"', "rain", (), (Not(Words(("tin", "roof"))),)),
@@ -83,6 +82,10 @@ def test_status_and_flags() -> None:
     ("since:9999-12-31", "in the future"),
     ("since:0001-01-01T00:00+01:00", "not a date"),
     ('tag:""', "tag name"),
+    ("tag:", "tag name"),  # a field without its value is a mistake, not text
+    ("tag: dog", "tag name"),
+    ("dog path: /radio", "needs a file or folder"),
+    ("-TYPE:", "audio or video, not ''"),
     ("x" * 100_000, "at most 1000"),
     ("", "empty"),
     ('"" ', "empty"),
