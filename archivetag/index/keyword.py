@@ -34,13 +34,16 @@ if TYPE_CHECKING:
     from archivetag.index.query import ParsedQuery
 
 CONFIGURATION = literal_column("'archivetag_search'")  # PostgreSQL, made by migration 0005
-# The raw score per query term that maps to 0.5 on the 0..1 scale (archivetag/index/fusion.py).
-# Both backends' scores are sums over the query's terms, so a fixed half for every query
-# favoured long queries. Per term, any SQLite value from 5.5 to 8 keeps every cell of the dev
-# sets' quality bench (docs/performance.md, "One score scale"); the largest is taken because
-# it makes hybrid's bound prune most (docs/performance.md, "Speed"). PostgreSQL's ts_rank_cd
-# is scaled from SQLite's as its measured median best hit (0.3) is from SQLite's (10).
-HALF_SCORE_PER_TERM = {"sqlite": 8.0, "postgresql": 0.24}
+# The raw score per query term that maps to 0.5 on the 0..1 scale (archivetag/index/fusion.py),
+# about the median of the best hit's raw score per term of the dev sets' queries (SQLite
+# -bm25(): 2.08 AudioCaps, 2.21 Clotho), so a typical best keyword hit scores about 0.5 as a
+# typical best cosine does. Per term because both backends' scores are sums over the terms: one
+# half for every query gave long queries' matches higher scores than short queries' equally
+# good ones. 2.5 rather than 2.2: with 2.2 the tune half of the quality bench picks a weight
+# under which one cell drops by more than 0.005 (docs/performance.md, "One score scale").
+# PostgreSQL's ts_rank_cd is scaled from SQLite's as its measured median best hit (0.3) is
+# from SQLite's (10).
+HALF_SCORE_PER_TERM = {"sqlite": 2.5, "postgresql": 0.075}
 # Words too common to rank by; dropped from the OR-list unless nothing else is left.
 STOP_WORDS = frozenset(
     "a an and are as at be by for from has in is it its of on or that the then there this "

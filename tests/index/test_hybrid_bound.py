@@ -72,7 +72,7 @@ def every_score(catalogue, settings, query_text: str) -> list[tuple[int, float]]
     return sorted(scores, key=lambda pair: (-pair[1], pair[0]))
 
 
-@pytest.mark.parametrize("weight", [0.2, 3.0])  # the default, and keyword matches to the fore
+@pytest.mark.parametrize("weight", [0.1, 3.0])  # the default, and keyword matches to the fore
 def test_hybrid_is_the_best_of_every_segment(big_catalogue, weight: float) -> None:
     settings = replace(big_catalogue.settings, values={
         **big_catalogue.settings.values, "search.keyword_weight": weight})
@@ -95,7 +95,7 @@ def test_a_filter_read_whole_gives_the_best_of_every_allowed_segment(
                           **{"index.exact_max": 10, "index.nprobe": 1})
     try:
         made.load(big_lines())
-        for weight in (0.2, 3.0):
+        for weight in (0.1, 3.0):
             settings = replace(made.settings, values={**made.settings.values,
                                                       "search.keyword_weight": weight})
             searcher = Searcher(made.database, settings, lambda message: None)
