@@ -126,6 +126,8 @@ def search(
     output: Output,
 ) -> None:
     """Find the seconds of the archive that sound like QUERY."""
+    from dataclasses import replace
+
     from archivetag.cli.common import open_catalogue
     from archivetag.index import render
     from archivetag.index.search import Searcher
@@ -137,11 +139,15 @@ def search(
                            flag_filters(tag, path, media_type, duration, since), min_score,
                            include_missing)
     if files:  # enough segments to fill the files asked for
-        from dataclasses import replace
-
         request = replace(request, limit=min(request.limit * 10, 100000))
     with open_catalogue(settings) as database:
-        results = Searcher(database, settings, stderr_line).search(request)
+        searcher = Searcher(database, settings, stderr_line)
+        results = searcher.search(request)
+        if not results and request.min_score is not None:  # say what the threshold hid
+            best = searcher.search(replace(request, min_score=None, limit=1))
+            if best:
+                stderr_line(f"no result reaches --min-score {request.min_score:g}; the best "
+                            f"scored {best[0].score:.2f}")
     if files:
         grouped = render.by_file(results, request.limit // 10)
         rows = [render.file_record(group) for group in grouped]

@@ -206,3 +206,7 @@ def test_the_stumbles_of_scripts_missing_files_scores_and_tags(imported, tmp_pat
         kept = json.loads(cli("search", "heavy rain on a roof", "--mode", mode, "--json",
                               "--min-score", "0.15").stdout)
         assert kept and kept == [r for r in results if r["score"] >= 0.15], mode
+    hidden = cli("search", "heavy rain on a roof", "--min-score", "0.99")
+    assert hidden.exit_code == 0 and hidden.stdout == "no matches\n"
+    assert re.search(r"no result reaches --min-score 0.99; the best scored 0\.\d\d\n$",
+                     hidden.stderr), hidden.stderr
