@@ -291,13 +291,14 @@ class PcmStream:
             frame = 4 * output.channels
             read = self._procs[-1].stdout.read
             while frame and (data := self._waiting(read, BLOCK_SECONDS * SAMPLE_RATE * frame)):
+                block = data[: len(data) - len(data) % frame]
                 with self._ahead:
                     self._ahead.wait_for(lambda: self._ahead_bytes < READ_AHEAD_BYTES
                                          or self._finished.is_set())
                     if self._finished.is_set():
                         return
-                    self._blocks.append(data[: len(data) - len(data) % frame])
-                    self._ahead_bytes += len(data)
+                    self._blocks.append(block)
+                    self._ahead_bytes += len(block)
                     self._ahead.notify_all()
         except (OSError, ValueError):
             pass  # close() ended ffmpeg
