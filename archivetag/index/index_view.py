@@ -12,29 +12,31 @@ a newer one) is left out. Past the bound, or with a missing, damaged or foreign 
 Per query this costs the FAISS search, lookups of the ids it returned (O(k)) and an exact scan
 of the lagging vectors (O(lag)); nothing else grows with the size of the catalogue. A filter
 adds lookups of a prefix of the ranking (O(k / the share it lets through)), or, when it lets
-through too few for that, reading the segments it allows (O(allowed)).
+through too few for that, reading the ids of the segments it allows (O(allowed)); which of
+those the file holds, the file's own sorted ids say (`VectorIndex.holds`), and only the ids
+that come back are checked against SQL's rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archivetag.config import Settings
 from archivetag.errors import UserError
 from archivetag.index import vectors
 from archivetag.index.catalogue_index import Notify, catalogue_uid, index_path
-from archivetag.index.vector_index import (EXACT_FILTER_MAX, IndexFileError, Neighbours,
-                                           VectorIndex)
+from archivetag.index.filters import SegmentFilter
+from archivetag.index.vector_index import IndexFileError, Neighbours, VectorIndex
 from archivetag.storage.database import Database
 from archivetag.storage.schema import Embedding, Segment
 
 UPDATE_HINT = "run `archivetag index update`"
 POST_FILTER_MAX = 128  # a filter is applied to at most this many times k of the ranking
+EXACT_FILTER_MAX = 20_000  # a filter allowing this few segments is searched exactly, by vector
 
 
 class IndexNotReady(UserError):
@@ -45,8 +47,8 @@ class IndexNotReady(UserError):
 class Allowed:
     """The segments a filter allows that have a vector, split by where their vector is."""
 
-    in_file: np.ndarray  # int64 (n,), sorted: rows at or below the stamp
-    lagging: np.ndarray  # int64 (m,): rows above it
+    in_file: np.ndarray  # int64 (n,), sorted: held by the file and not replaced since
+    lagging: np.ndarray  # int64 (m,): rows above the stamp
 
 
 class IndexView:
@@ -56,16 +58,17 @@ class IndexView:
         self.index = index
         self.lag_ids = lag_ids
         self.lag_vectors = lag_vectors
-        self._read_whole: tuple[Select, Allowed] | None = None  # the last filter read whole
+        self._read_whole: tuple[SegmentFilter, Allowed] | None = None  # the last one read whole
+        self._scored: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # _exact_scores
 
     def nearest(self, session: Session, query: np.ndarray, k: int, nprobe: int,
-                segments: Select | None = None) -> Neighbours:
+                segments: SegmentFilter | None = None) -> Neighbours:
         """The k segments nearest to `query` (float32 (dim,)) as SQL holds them now.
 
-        `segments`: a filter's SELECT of the segment ids it allows (filters.py). A filter that
-        lets through many segments is applied to a growing prefix of the unfiltered ranking
-        (O(k / share allowed) lookups); a narrow one is read whole from SQL and its segments
-        scored exactly (flat) or through an id selector (IVF). Equal scores: lower id first.
+        `segments`: the segments a filter allows (filters.py). A filter that lets through many
+        segments is applied to a growing prefix of the unfiltered ranking (O(k / share
+        allowed) lookups); a narrow one is read whole from SQL and its segments scored exactly
+        (flat) or through an id selector (IVF). Equal scores: lower id first.
         """
         if segments is None:
             found = self._nearest_current(session, query, k, nprobe)
@@ -74,68 +77,110 @@ class IndexView:
         if found is not None:
             return found
         allowed = self._allowed(session, segments)
-        try:
-            found = self.index.search(query, k, nprobe, allowed.in_file)
-        except IndexFileError as error:
-            raise IndexNotReady(f"the search index does not match the database ({error}); "
-                                f"{UPDATE_HINT}") from None
+        while True:
+            found = self._best_allowed(query, k, nprobe, allowed.in_file)
+            current = self._current(session, found.segment_ids)
+            if current.all():
+                break
+            allowed = self._without(segments, found.segment_ids[~current])
         keep = np.isin(self.lag_ids, allowed.lagging)
         return self._with_lag(found, query, k, self.lag_ids[keep], self.lag_vectors[keep])
 
     def _post_filtered(self, session: Session, query: np.ndarray, k: int, nprobe: int,
-                       segments: Select) -> Neighbours | None:
+                       segments: SegmentFilter) -> Neighbours | None:
         """The filter applied to the first `want` of the ranking, or None where that cannot do.
 
         `want` grows with the share of candidates the filter lets through, up to
         POST_FILTER_MAX * k; exact for a flat index (a prefix of its exact ranking), as
-        approximate as the unfiltered search for IVF.
+        approximate as the unfiltered search for IVF. The filter is checked first, so only
+        the ids it lets through are checked against SQL's rows (`_current`).
         """
-        want = 2 * k
+        want, lag_scores = 2 * k, (self.lag_vectors @ query).astype(np.float32)
         while True:
-            found = self.nearest(session, query, want, nprobe)
-            passing = _members(session, segments, found.segment_ids)
+            found = self.index.search(query, want, nprobe)
             exhausted = len(found.segment_ids) < want
-            if passing.sum() >= k or (exhausted and self.index.stamp.kind == "flat"):
-                ids, scores = found.segment_ids[passing], found.scores[passing].copy()
-                in_file = ~np.isin(ids, self.lag_ids)  # scored as the exact search scores
-                scores[in_file] = self.index.vectors_of(ids[in_file]) @ query
+            # the lagging vectors that rank within this prefix of the ranking
+            lag = lag_scores >= (found.scores[-1] if len(found.scores) and not exhausted
+                                 else -np.inf)
+            ids = np.concatenate([found.segment_ids, self.lag_ids[lag]])
+            scores = np.concatenate([found.scores, lag_scores[lag]])
+            from_file = np.arange(len(ids)) < len(found.segment_ids)
+            keep = _members(session, segments, ids)
+            keep[from_file & keep] = self._current(session, ids[from_file & keep])
+            if keep.sum() >= k or (exhausted and self.index.stamp.kind == "flat"):
+                ids, scores, from_file = ids[keep], scores[keep], from_file[keep]
+                # scored as the exact search scores them
+                scores[from_file] = self.index.vectors_of(ids[from_file]) @ query
                 order = np.lexsort((ids, -scores))[:k]
                 return Neighbours(ids[order], scores[order])
-            needed = 1.5 * want * k / max(int(passing.sum()), 1)
+            needed = 1.5 * want * k / max(int(keep.sum()), 1)
             if exhausted or needed > POST_FILTER_MAX * k:
                 return None
             want = int(max(needed, 2 * want))
 
-    def every_allowed(self, query: np.ndarray, segments: Select) -> Neighbours | None:
-        """Every segment the filter allows, with its cosine to `query`, best first (equal
-        scores: lower id first), when `nearest` has just read them whole for this same
-        SELECT and they are few enough to score exactly (EXACT_FILTER_MAX); else None.
-        O(allowed), and no SQL: it is what `nearest` already paid for."""
+    def allowed_reaching(self, session: Session, query: np.ndarray, segments: SegmentFilter,
+                         floor: float) -> Neighbours | None:
+        """Every segment the filter allows whose cosine to `query` is at least `floor`, best
+        first (equal scores: lower id first), when `nearest` has just read them whole for this
+        same filter and they are few enough to score exactly (EXACT_FILTER_MAX); else None.
+        O(allowed) in numpy plus a check of those returned against SQL's rows: the read is
+        what `nearest` already paid for."""
         if self._read_whole is None or self._read_whole[0] is not segments:
             return None
         allowed = self._read_whole[1]
         if len(allowed.in_file) > EXACT_FILTER_MAX:
             return None
+        scores = self._exact_scores(query, allowed.in_file)
+        reach = scores >= floor
+        ids, scores = allowed.in_file[reach], scores[reach]
+        current = self._current(session, ids)
         keep = np.isin(self.lag_ids, allowed.lagging)
-        ids = np.concatenate([allowed.in_file, self.lag_ids[keep]])
-        scores = np.concatenate([self.index.vectors_of(allowed.in_file) @ query,
-                                 self.lag_vectors[keep] @ query]).astype(np.float32)
+        lag_ids, lag_scores = self.lag_ids[keep], self.lag_vectors[keep] @ query
+        ids = np.concatenate([ids[current], lag_ids[lag_scores >= floor]])
+        scores = np.concatenate([scores[current], lag_scores[lag_scores >= floor]])
         order = np.lexsort((ids, -scores))
-        return Neighbours(ids[order], scores[order])
+        return Neighbours(ids[order], scores[order].astype(np.float32))
 
-    def _allowed(self, session: Session, segments: Select) -> Allowed:
+    def _best_allowed(self, query: np.ndarray, k: int, nprobe: int,
+                      in_file: np.ndarray) -> Neighbours:
+        """The k best of these file segments (sorted ids): up to EXACT_FILTER_MAX scored
+        exactly by their stored vectors, more through FAISS's id selector. Equal scores:
+        lower id first."""
+        if len(in_file) > EXACT_FILTER_MAX:
+            return self.index.search(query, k, nprobe, in_file)
+        scores = self._exact_scores(query, in_file)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return Neighbours(in_file[order], scores[order])
+
+    def _exact_scores(self, query: np.ndarray, in_file: np.ndarray) -> np.ndarray:
+        """float32 (n,): the stored vectors' inner products with `query`, kept for the same
+        two arrays (`nearest` and then `allowed_reaching` ask for them)."""
+        if self._scored is None or self._scored[0] is not query or self._scored[1] is not in_file:
+            try:
+                scores = (self.index.vectors_of(in_file) @ query).astype(np.float32)
+            except IndexFileError as error:
+                raise IndexNotReady(f"the search index does not match the database ({error}); "
+                                    f"{UPDATE_HINT}") from None
+            self._scored = (query, in_file, scores)
+        return self._scored[2]
+
+    def _allowed(self, session: Session, segments: SegmentFilter) -> Allowed:
         """Every segment the filter allows that has a vector, split by where its vector is;
-        kept for `every_allowed`."""
+        kept for `allowed_reaching`. A segment whose row the file took in was deleted since
+        may still be in `in_file`: what a search returns is checked (`_current`)."""
         if self._read_whole is not None and self._read_whole[0] is segments:
             return self._read_whole[1]
-        stamp = self.index.stamp
-        # IN (subquery), not a join: SQLite then drives from the filter, not from every vector
-        # (4,200 allowed of 100,000: 11 ms against 46 ms, measured).
-        rows = session.execute(select(Embedding.segment_id, Embedding.id).where(
-            Embedding.embedder == stamp.embedder, Embedding.segment_id.in_(segments)))
-        pairs = np.fromiter(chain.from_iterable(rows), np.int64).reshape(-1, 2)
-        in_file = pairs[:, 1] <= stamp.last_row_id
-        allowed = Allowed(np.sort(pairs[in_file, 0]), pairs[~in_file, 0])
+        ids = np.unique(np.fromiter(session.scalars(segments.whole), np.int64))
+        lagging = np.isin(ids, self.lag_ids)
+        in_file = np.sort(ids[~lagging & self.index.holds(ids)])
+        allowed = Allowed(in_file, ids[lagging])
+        self._read_whole = (segments, allowed)
+        return allowed
+
+    def _without(self, segments: SegmentFilter, stale: np.ndarray) -> Allowed:
+        """The filter's allowed segments less those whose row in the file SQL no longer has."""
+        allowed = self._read_whole[1]
+        allowed = Allowed(allowed.in_file[~np.isin(allowed.in_file, stale)], allowed.lagging)
         self._read_whole = (segments, allowed)
         return allowed
 
@@ -173,11 +218,11 @@ class IndexView:
         return np.fromiter((i in current for i in segment_ids.tolist()), bool, len(segment_ids))
 
 
-def _members(session: Session, segments: Select, segment_ids: np.ndarray) -> np.ndarray:
-    """Which of these ids the filter's SELECT lets through (bool (n,)); O(n) lookups."""
+def _members(session: Session, segments: SegmentFilter, segment_ids: np.ndarray) -> np.ndarray:
+    """Which of these ids the filter lets through (bool (n,)); O(n) lookups."""
     members: set[int] = set()
     for chunk in vectors.chunks(segment_ids.tolist()):
-        members.update(session.scalars(segments.where(Segment.id.in_(chunk))))
+        members.update(session.scalars(segments.each.where(Segment.id.in_(chunk))))
     return np.fromiter((i in members for i in segment_ids.tolist()), bool, len(segment_ids))
 
 

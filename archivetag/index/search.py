@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from archivetag.config import Settings
 from archivetag.index import fusion
 from archivetag.index.catalogue_index import Notify
-from archivetag.index.filters import allowed_segments, needed
+from archivetag.index.filters import SegmentFilter, allowed_segments, needed
 from archivetag.index.index_view import IndexView, open_view, vectors_now
 from archivetag.index.keyword import WordScores, keyword_hits
 from archivetag.index.query import ParsedQuery, QueryError
@@ -109,7 +109,8 @@ class Searcher:
         query, fields = request.query, self.settings["index.fields"]
         allowed = allowed_segments(query.filters) if query.filters.active else None
         if request.mode == "keyword":
-            return fusion.only_keyword(keyword_hits(session, query, fields, depth, allowed))
+            return fusion.only_keyword(keyword_hits(session, query, fields, depth,
+                                                    allowed and allowed.whole))
         vector = _query_embedder(self.settings["index.embedder"]).embed([query.text])[0]
         if request.mode == "semantic":
             found = self._nearest(session, vector, depth, allowed)
@@ -136,7 +137,7 @@ class Searcher:
         query, fields = request.query, self.settings["index.fields"]
         weight = self.settings["search.keyword_weight"]
         if query.phrases:
-            keyword = dict(keyword_hits(session, query, fields, depth, allowed))
+            keyword = dict(keyword_hits(session, query, fields, depth, allowed and allowed.whole))
             return fusion.fuse(self._cosines(session, vector, keyword), set(), keyword, weight)
         words, keyword, cosines = WordScores(session, query, fields), {}, {}
         for semantic_depth in (depth,) if allowed is not None else (depth, SEMANTIC_DEPTH * depth):
@@ -151,32 +152,31 @@ class Searcher:
             if len(semantic_top) < semantic_depth or not words.may_reach(needed):
                 break
         if allowed is not None and words.may_reach(needed):
-            every = self.index().every_allowed(vector, allowed)
-            if every is not None:
-                return self._among_allowed(every, ranked, request.limit, words, weight,
-                                           set(semantic_top), keyword, cosines)
-        more = {i: s for i, s in words.reaching(needed, depth, allowed) if i not in cosines}
+            reaching = self._among_allowed(session, vector, allowed, ranked, request.limit,
+                                           words, weight)
+            if reaching is not None:
+                keyword.update(words.of([i for i in reaching if i not in cosines]))
+                return fusion.fuse({**cosines, **reaching}, set(semantic_top), keyword, weight)
+        more = {i: s for i, s in words.reaching(needed, depth, allowed and allowed.whole)
+                if i not in cosines}
         if not more:
             return ranked
         return fusion.fuse({**cosines, **self._cosines(session, vector, more)},
                            set(semantic_top), {**keyword, **more}, weight)
 
-    @staticmethod
-    def _among_allowed(every, ranked: list[fusion.Scored], limit: int, words: WordScores,
-                       weight: float, semantic_top: set[int], keyword: dict[int, float],
-                       cosines: dict[int, float]) -> list[fusion.Scored]:
-        """`ranked` joined by the allowed segments that can still reach the first `limit`:
-        those whose cosine c has (c + weight * words.ceiling()) / (1 + weight) at least the
-        limit-th score so far. `every`: all allowed segments and their cosines, best first."""
+    def _among_allowed(self, session: Session, vector: np.ndarray, allowed: SegmentFilter,
+                       ranked: list[fusion.Scored], limit: int, words: WordScores,
+                       weight: float) -> dict[int, float] | None:
+        """The cosines of the allowed segments that can still reach the first `limit`: those
+        whose cosine c has (c + weight * words.ceiling()) / (1 + weight) at least the
+        limit-th score so far; None when the vector search did not read the filter whole."""
         floor = -np.inf
         if len(ranked) >= limit:
             floor = ranked[limit - 1].score * (1 + weight) - weight * words.ceiling()
-        reach = every.scores >= floor - fusion.ROUNDING
-        new = [i for i in every.segment_ids[reach].tolist() if i not in cosines]
-        keyword = {**keyword, **words.of(new)}
-        cosines = {**cosines, **dict(zip(every.segment_ids[reach].tolist(),
-                                         every.scores[reach].tolist()))}
-        return fusion.fuse(cosines, semantic_top, keyword, weight)
+        found = self.index().allowed_reaching(session, vector, allowed, floor - fusion.ROUNDING)
+        if found is None:
+            return None
+        return dict(zip(found.segment_ids.tolist(), found.scores.tolist()))
 
     def _cosines(self, session: Session, vector: np.ndarray, segment_ids) -> dict[int, float]:
         """Each segment's cosine with the query, from the vectors SQL holds now; 0 for one
@@ -194,7 +194,9 @@ class Searcher:
         allowed = allowed_segments(request.query.filters)
         with self.database.sessions() as session:
             ids = session.scalars(
-                allowed.order_by(MediaFile.display_path, Segment.start_s).limit(request.limit))
+                select(Segment.id).join(MediaFile, MediaFile.id == Segment.file_id)
+                .where(Segment.id.in_(allowed.whole))
+                .order_by(MediaFile.display_path, Segment.start_s).limit(request.limit))
             scored = [fusion.Scored(i, 0.0, "filter") for i in ids]
             return _hydrate(session, scored, self.settings["index.fields"], request)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, text
 
 from archivetag.index.filters import allowed_segments
 from archivetag.index.fts5_bm25 import bm25_for
@@ -19,6 +20,7 @@ from archivetag.index.index_view import vectors_now
 from archivetag.index.keyword import WordScores, keyword_hits, keyword_terms
 from archivetag.index.query import parse_query
 from archivetag.index.search import Searcher, SearchRequest, _query_embedder
+from archivetag.storage.schema import Embedding
 from tests.index.conftest import make_catalogue
 
 WORDS = ["dog", "barks", "rain", "falls", "engine", "idles", "crowd", "cheers", "bell", "rings",
@@ -61,9 +63,9 @@ def every_score(catalogue, settings, query_text: str) -> list[tuple[int, float]]
     weight, fields = settings["search.keyword_weight"], settings["index.fields"]
     vector = _query_embedder(settings["index.embedder"]).embed([query.text])[0]
     with catalogue.database.sessions() as session:
-        allowed = allowed_segments(query.filters) if query.filters.active else None
+        allowed = allowed_segments(query.filters).whole if query.filters.active else None
         keyword = dict(keyword_hits(session, query, fields, 10_000, allowed))
-        ids = (session.scalars(allowed).all() if allowed is not None
+        ids = (set(session.scalars(allowed)) if allowed is not None
                else session.scalars(text("SELECT id FROM segments")).all())
         found, matrix = vectors_now(session, settings["index.embedder"], list(ids), len(vector))
     cosines = dict(zip(found.tolist(), (matrix @ vector).tolist()))
@@ -88,9 +90,10 @@ def test_hybrid_is_the_best_of_every_segment(big_catalogue, weight: float) -> No
 def test_a_filter_read_whole_gives_the_best_of_every_allowed_segment(
         database_url: str, tmp_path: Path) -> None:
     """IVF searching one list of ~20 vectors: too few pass the filter (266 or 134 of 400
-    segments, more than the depth) in what it returns, so the vector search reads the allowed segments
-    whole and scores them exactly, and hybrid scores the keywords of those whose cosine can
-    still reach (`_among_allowed`): the best of every allowed segment, as the flat search."""
+    segments, more than the depth) in what it returns, so the vector search reads the allowed
+    segments whole and scores them exactly, and hybrid scores the keywords of those whose
+    cosine can still reach (`_among_allowed`): the best of every allowed segment, as the flat
+    search."""
     made = make_catalogue(database_url, tmp_path / "data",
                           **{"index.exact_max": 10, "index.nprobe": 1})
     try:
@@ -105,6 +108,32 @@ def test_a_filter_read_whole_gives_the_best_of_every_allowed_segment(
                 assert [r.segment_id for r in found] == [i for i, _ in expected], query
                 assert [r.score for r in found] == pytest.approx([s for _, s in expected],
                                                                  abs=1e-6)
+        # Vectors dropped in SQL since the file was written (segments left without text): the
+        # file still holds them, and SQL's rows decide. Those dropped are among the best by
+        # cosine, and among the best by keyword beyond the vector search's depth, which weight
+        # 3 brings to the fore (`_among_allowed`).
+        query = "a zither and a bell path:/a/x"
+        semantic = [r.segment_id for r in searcher.search(
+            SearchRequest(parse_query(query), "semantic", 100))]
+        dropped = semantic[:2] + [i for i, _ in every_score(made, settings, query)[:10]
+                                  if i not in semantic][:2]
+        assert len(dropped) == 4
+        with made.database.sessions() as session:
+            session.execute(delete(Embedding).where(Embedding.segment_id.in_(dropped)))
+            session.commit()
+        searcher = Searcher(made.database, settings, lambda message: None)
+        found = searcher.search(SearchRequest(parse_query(query), "hybrid", 10))
+        expected = every_score(made, settings, query)[:10]
+        assert [r.segment_id for r in found] == [i for i, _ in expected]
+        assert [r.score for r in found] == pytest.approx([s for _, s in expected], abs=1e-6)
+        found = searcher.search(SearchRequest(parse_query(query), "semantic", 10))
+        vector = _query_embedder(settings["index.embedder"]).embed([parse_query(query).text])[0]
+        with made.database.sessions() as session:
+            ids = list(set(session.scalars(allowed_segments(parse_query(query).filters).whole)))
+            ids, matrix = vectors_now(session, made.settings["index.embedder"], ids, len(vector))
+        assert not set(dropped) & {r.segment_id for r in found}
+        assert [r.segment_id for r in found] == ids[np.lexsort((ids, -(matrix @ vector)))][
+            :10].tolist()
     finally:
         made.database.engine.dispose()
 

@@ -41,14 +41,17 @@ def test_negation_and_or_are_set_complement_and_union(catalogue, first: str,
     a, b = parsed_or_refused(first), parsed_or_refused(second)
     with catalogue.database.sessions() as session:
         def ids(node) -> set[int]:
-            return set(session.scalars(allowed_segments(node)))
+            segments = allowed_segments(node)
+            each = set(session.scalars(segments.each))
+            assert set(session.scalars(segments.whole)) == each  # the two shapes agree
+            return each
 
         everything = ids(And())
         for query in (a, b):
             if query is not None:
                 assert ids(Not(query.filters)) == everything - ids(query.filters)
                 keyword_hits(session, query, ["caption", "tags"], 10,
-                             allowed_segments(query.filters))
+                             allowed_segments(query.filters).whole)
         if a is not None and b is not None:
             assert ids(Or((a.filters, b.filters))) == ids(a.filters) | ids(b.filters)
             assert ids(And((a.filters, b.filters))) == ids(a.filters) & ids(b.filters)

@@ -48,9 +48,11 @@ def test_adding_an_id_again_replaces_it(index) -> None:
 
 def test_removed_ids_are_gone_and_the_rest_still_right(index) -> None:
     built, ids, vectors = index
+    assert built.holds(ids[:4]).all()
     built.remove(ids[:1000:2])
     assert built.stamp.count == 1500
     assert not set(ids[:1000:2]) & set(built.segment_ids().tolist())
+    assert built.holds(ids[:4]).tolist() == [False, True, False, True]
     assert [nearest(built, vectors[i]) for i in (1, 999, 1500)] == [ids[1], ids[999], ids[1500]]
     np.testing.assert_allclose(built.vectors_of(ids[1500:1501])[0], vectors[1500], atol=1e-6)
 
@@ -87,8 +89,12 @@ def test_a_read_only_load_searches_the_same_and_refuses_changes(index, tmp_path:
     assert found.segment_ids.tolist() == expected.segment_ids.tolist()
     with pytest.raises(ValueError, match="read-only"):
         mapped.add(ids[:1], vectors[:1])
-    with pytest.raises(IndexFileError):  # an id the file does not hold
-        mapped.search(vectors[0], 5, 8, np.array([3], dtype=np.int64))
+    absent = np.array([ids.max() + 1, -1], dtype=np.int64)
+    assert len(mapped.search(vectors[0], 5, 8, absent).segment_ids) == 0
+    assert isinstance(mapped.sorted_ids(), np.memmap)  # read from the file, not from FAISS
+    held = np.concatenate([ids[::7], absent])
+    assert mapped.holds(held).tolist() == [True] * len(ids[::7]) + [False, False]
+    assert built.holds(held).tolist() == mapped.holds(held).tolist()
 
 
 def test_bad_files_are_refused(tmp_path: Path) -> None:
