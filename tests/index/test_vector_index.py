@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from archivetag.index.vector_index import IndexFileError, IndexStamp, VectorIndex
+from archivetag.index.vector_index import MAGIC, IndexFileError, IndexStamp, VectorIndex
 
 STAMP = IndexStamp(catalogue="uid", embedder="model", dim=16, kind="flat", last_row_id=0, count=0)
 
@@ -109,6 +111,16 @@ def test_bad_files_are_refused(tmp_path: Path) -> None:
             (tmp_path / name).write_bytes(content)
         with pytest.raises(IndexFileError):
             VectorIndex.load(tmp_path / name)
+    # format 2 had no sorted ids: the same file without them, stamped 2
+    end = len(MAGIC) + 8
+    (length,) = struct.unpack("<Q", data[-end:-len(MAGIC)])
+    header = json.loads(data[-end - length:-end])
+    faiss_part = data[:header["faiss_bytes"]]
+    older = json.dumps({**header, "format": 2}).encode()
+    (tmp_path / "older.faiss").write_bytes(faiss_part + older + struct.pack("<Q", len(older))
+                                           + MAGIC)
+    with pytest.raises(IndexFileError, match="written by an older archivetag"):
+        VectorIndex.load(tmp_path / "older.faiss", read_only=True)
 
 
 @pytest.mark.parametrize("read_only", [False, True])
