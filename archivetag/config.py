@@ -129,7 +129,8 @@ class Settings:
             from platformdirs import user_data_path
 
             return user_data_path("archivetag")
-        path = Path(self.values["data_dir"]).expanduser()
+        # absolute, so that what is shown (the database URL in `status`) says where it is
+        path = Path(os.path.abspath(Path(self.values["data_dir"]).expanduser()))
         if path.exists() and not path.is_dir():
             raise UsageError(f"the data dir {path} is a file, not a folder (--data-dir, "
                              "$ARCHIVETAG_HOME)")

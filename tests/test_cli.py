@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -106,6 +107,8 @@ def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
     report = json.loads(cli("status", "--json").stdout)
     assert report["files"] == {"pending": 1, "done": 0, "failed": 0, "skipped": 0, "missing": 0}
     assert report["database"] == f"sqlite:///{isolated_environment / 'archivetag.db'}"
+    relative = cli("status", "--json", "--data-dir", os.path.relpath(isolated_environment))
+    assert json.loads(relative.stdout)["database"] == report["database"]  # says where it is
     human = cli("status")
     assert human.exit_code == 0
     assert "1 pending" in human.stdout and "runs: none yet" in human.stdout

@@ -130,7 +130,9 @@ def search(
 
     from archivetag.cli.common import open_catalogue
     from archivetag.index import render
+    from archivetag.index.filters import paths_without_files
     from archivetag.index.search import Searcher
+    from archivetag.vocabulary import display_path
 
     if files and output.format == "paths":
         raise UsageError("--files does nothing with --paths (which lists each file once): "
@@ -148,6 +150,10 @@ def search(
             if best:
                 stderr_line(f"no result reaches --min-score {request.min_score:g}; the best "
                             f"scored {best[0].score:.2f}")
+        if not results:
+            with database.sessions() as session:
+                for prefix in paths_without_files(request.query.filters, session):
+                    stderr_line(f"no catalogued file is under {display_path(prefix)}")
     if files:
         grouped = render.by_file(results, request.limit // 10)
         rows = [render.file_record(group) for group in grouped]

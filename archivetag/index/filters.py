@@ -201,6 +201,14 @@ class SegmentFilter:
     each: Select
 
 
+def paths_without_files(filters: Node, session: Session) -> list[bytes]:
+    """The `path:` prefixes that `filters` requires (outside NOT and OR) under which no file
+    is catalogued: what a search that found nothing should say."""
+    required = filters.nodes if isinstance(filters, And) else (filters,)
+    return [node.prefix for node in required if isinstance(node, UnderPath)
+            and not session.scalar(select(exists().where(node.clause())))]
+
+
 def allowed_segments(filters: Node) -> SegmentFilter:
     """The SELECTs of the ids of the segments that pass `filters`."""
     each = select(Segment.id).join(MediaFile, MediaFile.id == Segment.file_id).where(

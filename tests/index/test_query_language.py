@@ -210,3 +210,8 @@ def test_the_stumbles_of_scripts_missing_files_scores_and_tags(imported, tmp_pat
     assert hidden.exit_code == 0 and hidden.stdout == "no matches\n"
     assert re.search(r"no result reaches --min-score 0.99; the best scored 0\.\d\d\n$",
                      hidden.stderr), hidden.stderr
+    nowhere = cli("search", "rain path:/radio/morning path:/nowhere")  # /radio/morning.mp3 is
+    assert nowhere.exit_code == 0 and nowhere.stdout == "no matches\n"
+    assert nowhere.stderr == ("archivetag: no catalogued file is under /radio/morning\n"
+                              "archivetag: no catalogued file is under /nowhere\n")
+    assert cli("search", "rain path:/radio -path:/radio").stderr == ""  # files there: no hint
