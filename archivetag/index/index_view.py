@@ -136,8 +136,9 @@ class IndexView:
         current = self._current(session, ids)
         keep = np.isin(self.lag_ids, allowed.lagging)
         lag_ids, lag_scores = self.lag_ids[keep], self.lag_vectors[keep] @ query
-        ids = np.concatenate([ids[current], lag_ids[lag_scores >= floor]])
-        scores = np.concatenate([scores[current], lag_scores[lag_scores >= floor]])
+        lag_reach = lag_scores >= floor
+        ids = np.concatenate([ids[current], lag_ids[lag_reach]])
+        scores = np.concatenate([scores[current], lag_scores[lag_reach]])
         order = np.lexsort((ids, -scores))
         return Neighbours(ids[order], scores[order].astype(np.float32))
 
@@ -172,8 +173,7 @@ class IndexView:
             return self._read_whole[1]
         ids = np.unique(np.fromiter(session.scalars(segments.whole), np.int64))
         lagging = np.isin(ids, self.lag_ids)
-        in_file = np.sort(ids[~lagging & self.index.holds(ids)])
-        allowed = Allowed(in_file, ids[lagging])
+        allowed = Allowed(ids[~lagging & self.index.holds(ids)], ids[lagging])
         self._read_whole = (segments, allowed)
         return allowed
 

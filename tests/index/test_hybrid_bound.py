@@ -121,6 +121,9 @@ def test_a_filter_read_whole_gives_the_best_of_every_allowed_segment(
         with made.database.sessions() as session:
             session.execute(delete(Embedding).where(Embedding.segment_id.in_(dropped)))
             session.commit()
+        # and segments added since, one allowed and one not: searched from SQL beside the file
+        made.load([{"path": f"/a/{part}/new.wav", "start": 0, "end": 10,
+                    "caption": "a zither and a bell"} for part in "xy"], update=False)
         searcher = Searcher(made.database, settings, lambda message: None)
         found = searcher.search(SearchRequest(parse_query(query), "hybrid", 10))
         expected = every_score(made, settings, query)[:10]
@@ -132,6 +135,7 @@ def test_a_filter_read_whole_gives_the_best_of_every_allowed_segment(
             ids = list(set(session.scalars(allowed_segments(parse_query(query).filters).whole)))
             ids, matrix = vectors_now(session, made.settings["index.embedder"], ids, len(vector))
         assert not set(dropped) & {r.segment_id for r in found}
+        assert found[0].display_path == "/a/x/new.wav"
         assert [r.segment_id for r in found] == ids[np.lexsort((ids, -(matrix @ vector)))][
             :10].tolist()
     finally:
