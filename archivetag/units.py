@@ -50,12 +50,27 @@ def seconds(text: str, what: str) -> float:
     return total
 
 
+def _precision(value: str) -> float:
+    """The step of the last digit of a length as written: 14 -> 1, 14.2 -> 0.1, 1:30 -> 1,
+    2h -> 3600, 1.5h -> 360."""
+    value = value.strip().lower()
+    unit = UNIT_SECONDS.get(value[-1:], 1)
+    last = re.findall(_NUMBER, value)[-1]
+    decimals = len(last.partition(".")[2])
+    return unit / 10 ** decimals
+
+
 def seconds_range(text: str, what: str) -> tuple[float | None, float | None]:
-    """`MIN..MAX`, `..MAX`, `MIN..` or `EXACT`, each a length for `seconds`; low <= high."""
+    """`MIN..MAX`, `..MAX`, `MIN..` or `EXACT`, each a length for `seconds`; low <= high.
+
+    `EXACT` is as precise as it is written: the lengths that round to it at its last digit
+    (`14` is 13.5 to 14.5 s, `14.0` 13.95 to 14.05 s), since decoded lengths are never whole.
+    """
     low, dots, high = text.partition("..")
     bounds = (seconds(low, what) if low else None, seconds(high, what) if high else None)
-    if not dots:
-        bounds = (bounds[0], bounds[0])
+    if not dots and bounds[0] is not None:
+        half = _precision(low) / 2
+        bounds = (max(bounds[0] - half, 0.0), bounds[0] + half)
     if bounds == (None, None):
         raise UsageError(f"{what} {text!r}: give a range such as 1m..2m, ..30 or 1h..")
     if None not in bounds and bounds[0] > bounds[1]:

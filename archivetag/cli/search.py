@@ -89,6 +89,9 @@ def make_request(query: str, mode: str | None, limit: int | None, settings: Sett
     if min_score is not None and not (math.isfinite(min_score) and 0 <= min_score <= 1):
         raise UsageError(f"--min-score {min_score}: give a score from 0 to 1")
     parsed = parse_query(query, tuple(flags), include_missing)
+    if min_score is not None and not parsed.text.strip():
+        raise UsageError("--min-score does nothing with a query of filters only (its results "
+                         "have no score): add words to search, or drop it")
     return SearchRequest(parsed, mode, limit or settings["search.limit"], min_score)
 
 

@@ -129,6 +129,7 @@ def test_every_stumble_of_issue_14(imported, monkeypatch: pytest.MonkeyPatch) ->
         (("search", "dog", "--min-score", "nan"), "--min-score nan"),
         (("search", "dog", "--min-score", "inf"), "--min-score inf"),
         (("search", "dog", "--min-score", "1.5"), "0 to 1"),
+        (("search", "tag:dog", "--min-score", "0.4"), "a query of filters only"),
         (("search", "status:lost"), "status:"),
         (("export", "--query", "dog since:1e9d"), "since:"),
         (("prune", "--yes", "--older-than", "99999999999d"), "--older-than"),

@@ -63,12 +63,17 @@ def test_duration_and_since_filters(catalogue) -> None:
     with catalogue.database.sessions() as session:
         session.execute(update(MediaFile).values(duration=30.0))
         session.execute(update(MediaFile).where(MediaFile.display_path == "/tv/street.mkv")
-                        .values(duration=7200.0,
+                        .values(duration=7200.3,
                                 first_seen_at=datetime.now(timezone.utc) - timedelta(days=30)))
         session.commit()
     paths = lambda q: {r.display_path for r in search(catalogue, q, limit=10)}  # noqa: E731
     assert "/tv/street.mkv" not in paths("sound duration:..60")
     assert paths("sound duration:3600..") == {"/tv/street.mkv"}
+    # an exact length is as precise as it is written: decoded lengths are never whole
+    for exact in ("7200", "2:00:00", "2h", "7200.3"):
+        assert paths(f"sound duration:{exact}") == {"/tv/street.mkv"}, exact
+    for other in ("7201", "7200.0", "2:00:01"):
+        assert paths(f"sound duration:{other}") == set(), other
     assert "/tv/street.mkv" not in paths("sound since:7d")
 
 
