@@ -143,7 +143,8 @@ def search(
     request = make_request(" ".join(query), mode, limit, settings,
                            flag_filters(tag, path, media_type, duration, since), min_score,
                            include_missing)
-    if files:  # enough segments to fill the files asked for
+    by_file = files or output.format == "paths"  # --paths lists files: --limit counts files
+    if by_file:  # enough segments to fill the files asked for
         request = replace(request, limit=min(request.limit * 10, 100000))
     with open_catalogue(settings) as database:
         searcher = Searcher(database, settings, stderr_line)
@@ -170,6 +171,8 @@ def search(
             columns=("file_rank", *render.RECORD_COLUMNS))
     else:
         links = output.format == "table" and sys.stdout.isatty()
+        paths = [group.path for group in render.by_file(results, request.limit // 10)] \
+            if by_file else []
         emit(output, [render.record(result) for result in results], lambda _: sys.stdout.write(
             render.as_text(results, links) or "no matches\n"),
-            paths=[result.path for result in results], columns=render.RECORD_COLUMNS)
+            paths=paths, columns=render.RECORD_COLUMNS)

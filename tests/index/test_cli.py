@@ -71,6 +71,13 @@ def test_import_then_search_in_every_form(cli, tmp_path: Path, lines) -> None:
     out = subprocess.run([sys.executable, "-m", "archivetag", "search", "dog", "--paths", "-0",
                           "--tag", "dog"], capture_output=True, check=True, env=os.environ).stdout
     assert sorted(out.split(b"\0")) == sorted([b"/radio/morning.mp3", ODD_PATH, b""])
+    # --paths lists files, so --limit counts files there too, as with --files
+    best = json.loads(cli("search", "dog", "--files", "--json", "--limit", "4").stdout)
+    out = subprocess.run([sys.executable, "-m", "archivetag", "search", "dog", "--paths", "-0",
+                          "--limit", "4"], capture_output=True, check=True, env=os.environ).stdout
+    assert out.split(b"\0")[:-1] == [base64.b64decode(f["path_base64"]) if f["path_base64"]
+                                      else f["path"].encode() for f in best]
+    assert len(best) == 4
 
 
 def test_user_mistakes_get_one_line_and_exit_codes(cli, tmp_path: Path, lines) -> None:
