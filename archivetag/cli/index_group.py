@@ -31,12 +31,13 @@ def check(settings: Settings, json_output: JsonFlag = False) -> None:
         report = check_index(database, settings)
     if json_output:
         print_json({"index": str(report.path), "vectors": report.vectors,
-                    "ok": not report.problems, "problems": list(report.problems)})
+                    "ok": not report.problems, "problems": list(report.problems),
+                    "remedy": report.remedy if report.problems else None})
     elif not report.problems:
         typer.echo(f"index {report.path}: {report.vectors} vectors, agrees with the database")
     if report.problems:
         raise IndexMismatch(f"index {report.path}: " + "; ".join(report.problems)
-                            + " (run `archivetag index rebuild`)")
+                            + f" (run `{report.remedy}`)")
 
 
 @app.command("update", cls=PlainHelp)

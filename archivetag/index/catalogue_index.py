@@ -35,11 +35,15 @@ from archivetag.storage.schema import Catalogue
 Notify = Callable[[str], None]
 
 
+UPDATE, REBUILD = "archivetag index update", "archivetag index rebuild"
+
+
 @dataclass(frozen=True)
 class IndexCheck:
     path: Path
     problems: tuple[str, ...]  # empty: the index and SQL agree
     vectors: int
+    remedy: str = UPDATE  # the command that mends what `problems` says
 
 
 def _quiet(_message: str) -> None:
@@ -186,8 +190,8 @@ def check_index(database: Database, settings: Settings) -> IndexCheck:
     embedder = settings["index.embedder"]
     try:
         index = VectorIndex.load(path)
-    except IndexFileError as error:
-        return IndexCheck(path, (str(error),), 0)
+    except IndexFileError as error:  # `update` builds a new one
+        return IndexCheck(path, (str(error).removeprefix(f"{path} "),), 0)
     problems = []
     if index.stamp.catalogue != uid:
         problems.append(f"made from another database ({index.stamp.catalogue})")
@@ -195,23 +199,30 @@ def check_index(database: Database, settings: Settings) -> IndexCheck:
         problems.append(f"made with embedder {index.stamp.embedder}, configured: {embedder}")
     with database.sessions() as session:
         count, last_row = vectors.vector_state(session, embedder)
+        if not problems and (index.stamp.count, index.stamp.last_row_id) != (count, last_row):
+            return IndexCheck(path, (
+                f"behind the database: written at {_vectors(index.stamp.count)} up to row "
+                f"{index.stamp.last_row_id}, the database has {_vectors(count)} up to row "
+                f"{last_row} (searches read what it lacks from the database)",),
+                index.stamp.count)
         in_sql = np.fromiter(session.scalars(vectors.segment_ids_query(embedder)), np.int64)
         in_index = index.segment_ids()
         if len(np.unique(in_index)) != len(in_index):
             problems.append("the index holds a segment id more than once")
         missing, extra = np.setdiff1d(in_sql, in_index), np.setdiff1d(in_index, in_sql)
         if len(missing):
-            problems.append(f"{len(missing)} vectors in SQL are not in the index "
+            problems.append(f"{_vectors(len(missing))} in SQL not in the index "
                             f"(e.g. segment {missing[0]})")
         if len(extra):
-            problems.append(f"{len(extra)} index entries have no vector in SQL "
+            problems.append(f"{len(extra)} index entries without a vector in SQL "
                             f"(e.g. segment {extra[0]})")
-        if index.stamp.last_row_id != last_row or index.stamp.count != count:
-            problems.append(f"stamped at {index.stamp.count} vectors up to row "
-                            f"{index.stamp.last_row_id}; SQL has {count} up to row {last_row}")
         if not problems:
             problems += _vector_differences(index, session, embedder)
-    return IndexCheck(path, tuple(problems), index.stamp.count)
+    return IndexCheck(path, tuple(problems), index.stamp.count, REBUILD)
+
+
+def _vectors(count: int) -> str:
+    return f"{count} vector{'' if count == 1 else 's'}"
 
 
 def _vector_differences(index: VectorIndex, session, embedder: str) -> list[str]:
@@ -219,4 +230,4 @@ def _vector_differences(index: VectorIndex, session, embedder: str) -> list[str]
     for batch in vectors.read_vectors(session, embedder):
         held = index.vectors_of(batch.segment_ids)
         differing += int((np.abs(held - batch.vectors).max(axis=1) > 1e-3).sum())
-    return [f"{differing} index vectors differ from SQL"] if differing else []
+    return [f"{_vectors(differing)} in the index differ from SQL"] if differing else []

@@ -256,7 +256,8 @@ def open_view(database: Database, settings: Settings, notify: Notify) -> IndexVi
     try:
         index = VectorIndex.load(path, read_only=True)
     except IndexFileError as error:
-        raise IndexNotReady(f"the search index cannot be used: {error}; {UPDATE_HINT}") from None
+        raise IndexNotReady(f"the search index cannot be used: {error}; {UPDATE_HINT} "
+                            "(keyword search works without it: --mode keyword)") from None
     if index.stamp.catalogue != uid or index.stamp.embedder != embedder:
         raise IndexNotReady(f"the search index {path} was made from another database or "
                             f"embedder; {UPDATE_HINT}")
@@ -271,6 +272,8 @@ def open_view(database: Database, settings: Settings, notify: Notify) -> IndexVi
                                     f"database (index.max_lag); {UPDATE_HINT}")
     if not ids:
         return IndexView(index, np.zeros(0, np.int64), np.zeros((0, index.stamp.dim), np.float32))
-    notify(f"the search index is {sum(map(len, ids))} vectors behind the database; searching "
-           f"them from the database too ({UPDATE_HINT})")
+    behind = sum(map(len, ids))
+    notify(f"the search index is {behind} vector{'s' if behind != 1 else ''} behind the "
+           f"database; searching {'them' if behind != 1 else 'it'} from the database too "
+           f"({UPDATE_HINT})")
     return IndexView(index, np.concatenate(ids), np.concatenate(matrices))

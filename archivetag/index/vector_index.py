@@ -265,13 +265,14 @@ def _read_trailer(path: Path) -> tuple[IndexStamp, int, int]:
     try:
         with open(path, "rb") as handle:
             inode, size = os.fstat(handle.fileno()).st_ino, handle.seek(0, os.SEEK_END)
+            if size == 0:
+                raise IndexFileError(f"{path} is empty")
             if size < end:
-                raise IndexFileError(f"{path} is not an archivetag index file")
+                raise IndexFileError(f"{path} is damaged or not an archivetag index file")
             handle.seek(size - end)
             (length,), magic = _LENGTH.unpack(handle.read(_LENGTH.size)), handle.read(len(MAGIC))
-            if magic != MAGIC or length > size - end:
-                raise IndexFileError(f"{path} is not an archivetag index file (or one written "
-                                     "by an older archivetag)")
+            if magic != MAGIC or length > size - end:  # cut short, or not ours
+                raise IndexFileError(f"{path} is damaged or not an archivetag index file")
             handle.seek(size - end - length)
             header = json.loads(handle.read(length))
         written_as = header.pop("format")
@@ -283,8 +284,10 @@ def _read_trailer(path: Path) -> tuple[IndexStamp, int, int]:
         stamp = IndexStamp(**header)
     except FileNotFoundError:
         raise IndexFileError(f"{path} does not exist") from None
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
-        raise IndexFileError(f"{path} cannot be read ({type(error).__name__})") from None
+    except OSError as error:
+        raise IndexFileError(f"{path} cannot be read ({error.strerror})") from None
+    except (ValueError, TypeError, KeyError, AttributeError):  # the JSON header is not ours
+        raise IndexFileError(f"{path} is damaged (its header cannot be read)") from None
     if faiss_bytes + 8 * stamp.count + length + end != size:
         raise IndexFileError(f"{path} is not as long as its header says")
     return stamp, inode, faiss_bytes

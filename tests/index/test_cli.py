@@ -141,7 +141,8 @@ def test_index_check_rebuild_and_a_damaged_index(cli, tmp_path: Path, lines,
     [index_file] = (isolated_environment / "index").glob("*.faiss")
     index_file.write_bytes(index_file.read_bytes()[:100])
     broken = cli("index", "check")
-    assert broken.exit_code == 1 and "index rebuild" in broken.stderr
+    assert broken.exit_code == 1 and "damaged" in broken.stderr  # update builds a new one
+    assert broken.stderr.count(str(index_file)) == 1 and "index update" in broken.stderr
     damaged = index_file.read_bytes()
     for args in (("search", "church bells"), ("export", "--query", "bells", "--mode", "semantic")):
         refused = cli(*args)  # a read command does not repair the index: it says how to
@@ -168,6 +169,9 @@ def test_a_lagging_index_answers_until_the_bound(cli, tmp_path: Path, lines,
     assert found.exit_code == 0 and json.loads(found.stdout)[0]["path"] == "/tv/street.mkv"
     assert "2 vectors behind the database" in found.stderr
     assert index_file.read_bytes() == behind and index_file.stat().st_mtime_ns == written
+    checked = cli("index", "check")  # behind is not damaged: update takes the rest in
+    assert checked.exit_code == 1 and "behind the database: written at 3 vectors" in \
+        checked.stderr and checked.stderr.endswith("(run `archivetag index update`)\n")
     monkeypatch.setenv("ARCHIVETAG_INDEX_MAX_LAG", "1")
     refused = cli("search", "cars and a horn")
     assert refused.exit_code == 1 and refused.stdout == ""

@@ -104,12 +104,17 @@ def test_bad_files_are_refused(tmp_path: Path) -> None:
     good = tmp_path / "good.faiss"
     built.save(good)
     data = good.read_bytes()
-    cases = {"missing.faiss": None, "truncated.faiss": data[: len(data) // 2],
-             "foreign.faiss": b"\x00" * 100, "empty.faiss": b"", "padded.faiss": data + b"x"}
-    for name, content in cases.items():
+    flipped = bytearray(data)
+    flipped[-len(MAGIC) - 8 - 10] ^= 0xFF  # a byte of the JSON header
+    cases = {"missing.faiss": (None, "does not exist"),
+             "truncated.faiss": (data[: len(data) // 2], "damaged or not an archivetag"),
+             "foreign.faiss": (b"\x00" * 100, "damaged or not an archivetag"),
+             "empty.faiss": (b"", "is empty"), "padded.faiss": (data + b"x", "damaged or not"),
+             "flipped.faiss": (bytes(flipped), r"damaged \(its header cannot be read\)")}
+    for name, (content, words) in cases.items():
         if content is not None:
             (tmp_path / name).write_bytes(content)
-        with pytest.raises(IndexFileError):
+        with pytest.raises(IndexFileError, match=words):
             VectorIndex.load(tmp_path / name)
     # format 2 had no sorted ids: the same file without them, stamped 2
     end = len(MAGIC) + 8
