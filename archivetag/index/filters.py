@@ -174,6 +174,13 @@ def needed(filters: And, session: Session) -> And:
     return filters
 
 
+def words_are_an_alternative(filters: And) -> bool:
+    """Whether the query's words are one side of an OR with a filter (`tag:dog OR rain`): the
+    segments the other side lets through are results too, with or without the words."""
+    return any(isinstance(node, Or) and any(isinstance(leaf, Words) for leaf in node.nodes)
+               for node in filters.nodes)
+
+
 def mentions(node: Node, kind: type[Node]) -> bool:
     """Whether `kind` occurs anywhere in `node` (under Not, Or and And too)."""
     if isinstance(node, kind):

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from archivetag.config import Settings
 from archivetag.index import fusion
 from archivetag.index.catalogue_index import Notify
-from archivetag.index.filters import SegmentFilter, allowed_segments, needed
+from archivetag.index.filters import (SegmentFilter, allowed_segments, needed,
+                                      words_are_an_alternative)
 from archivetag.index.index_view import IndexView, open_view, vectors_now
 from archivetag.index.keyword import WordScores, keyword_hits
 from archivetag.index.query import ParsedQuery, QueryError
@@ -109,8 +110,12 @@ class Searcher:
         query, fields = request.query, self.settings["index.fields"]
         allowed = allowed_segments(query.filters) if query.filters.active else None
         if request.mode == "keyword":
-            return fusion.only_keyword(keyword_hits(session, query, fields, depth,
+            hits = fusion.only_keyword(keyword_hits(session, query, fields, depth,
                                                     allowed and allowed.whole))
+            if len(hits) < depth and words_are_an_alternative(query.filters):
+                hits += _in_file_order(session, allowed, depth - len(hits),
+                                       [hit.segment_id for hit in hits])
+            return hits
         vector = _query_embedder(self.settings["index.embedder"]).embed([query.text])[0]
         if request.mode == "semantic":
             found = self._nearest(session, vector, depth, allowed)
@@ -193,12 +198,19 @@ class Searcher:
     def _filtered_only(self, request: SearchRequest) -> list[SearchResult]:
         allowed = allowed_segments(request.query.filters)
         with self.database.sessions() as session:
-            ids = session.scalars(
-                select(Segment.id).join(MediaFile, MediaFile.id == Segment.file_id)
-                .where(Segment.id.in_(allowed.whole))
-                .order_by(MediaFile.display_path, Segment.start_s).limit(request.limit))
-            scored = [fusion.Scored(i, 0.0, "filter") for i in ids]
+            scored = _in_file_order(session, allowed, request.limit, [])
             return _hydrate(session, scored, self.settings["index.fields"], request)
+
+
+def _in_file_order(session: Session, allowed: SegmentFilter, limit: int,
+                   leaving_out: list[int]) -> list[fusion.Scored]:
+    """The first `limit` allowed segments by file path and time, less `leaving_out`: results
+    that match the filters alone (reason "filter", score 0)."""
+    ids = session.scalars(
+        select(Segment.id).join(MediaFile, MediaFile.id == Segment.file_id)
+        .where(Segment.id.in_(allowed.whole), Segment.id.not_in(leaving_out))
+        .order_by(MediaFile.display_path, Segment.start_s).limit(limit))
+    return [fusion.Scored(i, 0.0, "filter") for i in ids]
 
 
 def _hydrate(session: Session, scored: list[fusion.Scored], fields: list[str],

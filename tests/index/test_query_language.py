@@ -38,6 +38,13 @@ def test_negation_and_or(catalogue) -> None:
     assert found(search(catalogue, '"tin roof" OR "church bells"', "keyword")) == {RAIN, BELLS}
     assert found(search(catalogue, '-"tin roof" tag:rain OR tag:bell')) == {BELLS}
     assert BELLS not in found(search(catalogue, "sound -path:/radio2"))
+    # words OR a filter: what the filter lets through is a result without the words too,
+    # in every mode (keyword mode has nothing to rank it by: score 0, after the matches)
+    for mode in ("keyword", "hybrid", "semantic"):
+        either = search(catalogue, "tag:bell OR barks", mode)
+        assert found(either) == {DOG, BELLS}, mode
+    assert [r.reason for r in search(catalogue, "tag:bell OR barks", "keyword")] == \
+        ["keyword", "filter"]
 
 
 def test_missing_files_are_left_out_unless_asked(catalogue) -> None:
