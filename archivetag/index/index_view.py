@@ -82,7 +82,7 @@ class IndexView:
             current = self._current(session, found.segment_ids)
             if current.all():
                 break
-            allowed = self._without(segments, found.segment_ids[~current])
+            allowed = self._without(segments, allowed, found.segment_ids[~current])
         keep = np.isin(self.lag_ids, allowed.lagging)
         return self._with_lag(found, query, k, self.lag_ids[keep], self.lag_vectors[keep])
 
@@ -125,9 +125,10 @@ class IndexView:
         same filter and they are few enough to score exactly (EXACT_FILTER_MAX); else None.
         O(allowed) in numpy plus a check of those returned against SQL's rows: the read is
         what `nearest` already paid for."""
-        if self._read_whole is None or self._read_whole[0] is not segments:
+        read = self._read_whole  # one read: a web page's searches may share this view
+        if read is None or read[0] is not segments:
             return None
-        allowed = self._read_whole[1]
+        allowed = read[1]
         if len(allowed.in_file) > EXACT_FILTER_MAX:
             return None
         scores = self._exact_scores(query, allowed.in_file)
@@ -156,30 +157,32 @@ class IndexView:
     def _exact_scores(self, query: np.ndarray, in_file: np.ndarray) -> np.ndarray:
         """float32 (n,): the stored vectors' inner products with `query`, kept for the same
         two arrays (`nearest` and then `allowed_reaching` ask for them)."""
-        if self._scored is None or self._scored[0] is not query or self._scored[1] is not in_file:
-            try:
-                scores = (self.index.vectors_of(in_file) @ query).astype(np.float32)
-            except IndexFileError as error:
-                raise IndexNotReady(f"the search index does not match the database ({error}); "
-                                    f"{UPDATE_HINT}") from None
-            self._scored = (query, in_file, scores)
-        return self._scored[2]
+        scored = self._scored  # one read: a web page's searches may share this view
+        if scored is not None and scored[0] is query and scored[1] is in_file:
+            return scored[2]
+        try:
+            scores = (self.index.vectors_of(in_file) @ query).astype(np.float32)
+        except IndexFileError as error:
+            raise IndexNotReady(f"the search index does not match the database ({error}); "
+                                f"{UPDATE_HINT}") from None
+        self._scored = (query, in_file, scores)
+        return scores
 
     def _allowed(self, session: Session, segments: SegmentFilter) -> Allowed:
         """Every segment the filter allows that has a vector, split by where its vector is;
         kept for `allowed_reaching`. A segment whose row the file took in was deleted since
         may still be in `in_file`: what a search returns is checked (`_current`)."""
-        if self._read_whole is not None and self._read_whole[0] is segments:
-            return self._read_whole[1]
+        read = self._read_whole
+        if read is not None and read[0] is segments:
+            return read[1]
         ids = np.unique(np.fromiter(session.scalars(segments.whole), np.int64))
         lagging = np.isin(ids, self.lag_ids)
         allowed = Allowed(ids[~lagging & self.index.holds(ids)], ids[lagging])
         self._read_whole = (segments, allowed)
         return allowed
 
-    def _without(self, segments: SegmentFilter, stale: np.ndarray) -> Allowed:
+    def _without(self, segments: SegmentFilter, allowed: Allowed, stale: np.ndarray) -> Allowed:
         """The filter's allowed segments less those whose row in the file SQL no longer has."""
-        allowed = self._read_whole[1]
         allowed = Allowed(allowed.in_file[~np.isin(allowed.in_file, stale)], allowed.lagging)
         self._read_whole = (segments, allowed)
         return allowed
