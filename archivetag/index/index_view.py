@@ -62,18 +62,20 @@ class IndexView:
         self._scored: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # _exact_scores
 
     def nearest(self, session: Session, query: np.ndarray, k: int, nprobe: int,
-                segments: SegmentFilter | None = None) -> Neighbours:
+                segments: SegmentFilter | None = None, every_seen: bool = False) -> Neighbours:
         """The k segments nearest to `query` (float32 (dim,)) as SQL holds them now.
 
         `segments`: the segments a filter allows (filters.py). A filter that lets through many
         segments is applied to a growing prefix of the unfiltered ranking (O(k / share
         allowed) lookups); a narrow one is read whole from SQL and its segments scored exactly
         (flat) or through an id selector (IVF). Equal scores: lower id first.
+        `every_seen`: with a prefix, return every allowed segment in it, often more than k,
+        at no extra cost: any other allowed segment then scores at most the last returned.
         """
         if segments is None:
             found = self._nearest_current(session, query, k, nprobe)
             return self._with_lag(found, query, k, self.lag_ids, self.lag_vectors)
-        found = self._post_filtered(session, query, k, nprobe, segments)
+        found = self._post_filtered(session, query, k, nprobe, segments, every_seen)
         if found is not None:
             return found
         allowed = self._allowed(session, segments)
@@ -87,7 +89,7 @@ class IndexView:
         return self._with_lag(found, query, k, self.lag_ids[keep], self.lag_vectors[keep])
 
     def _post_filtered(self, session: Session, query: np.ndarray, k: int, nprobe: int,
-                       segments: SegmentFilter) -> Neighbours | None:
+                       segments: SegmentFilter, every_seen: bool) -> Neighbours | None:
         """The filter applied to the first `want` of the ranking, or None where that cannot do.
 
         `want` grows with the share of candidates the filter lets through, up to
@@ -111,7 +113,7 @@ class IndexView:
                 ids, scores, from_file = ids[keep], scores[keep], from_file[keep]
                 # scored as the exact search scores them
                 scores[from_file] = self.index.vectors_of(ids[from_file]) @ query
-                order = np.lexsort((ids, -scores))[:k]
+                order = np.lexsort((ids, -scores))[:None if every_seen else k]
                 return Neighbours(ids[order], scores[order])
             needed = 1.5 * want * k / max(int(keep.sum()), 1)
             if exhausted or needed > POST_FILTER_MAX * k:
