@@ -142,7 +142,7 @@ def test_read_commands_never_create_a_catalogue(cli, isolated_environment: Path,
     (["serve", "--port", "abc"], "--port must be a whole number, not 'abc' (see"),
     (["ingest", "--reprocess", "maybe", "x"],
      "invalid value for --reprocess: 'maybe' is not one of 'none', 'stale', 'all' (see"),
-    (["search"], "missing argument 'QUERY'"),
+    (["show"], "missing argument 'FILE'"),
     (["status", "--bogus"], "no such option: --bogus"),
     (["nosuch"], "no such command 'nosuch'"),
     (["search", "dog", "-organ"],  # a word to leave out, which the parser reads as -o

@@ -91,7 +91,7 @@ def make_request(query: str, mode: str | None, limit: int | None, settings: Sett
     parsed = parse_query(query, tuple(flags), include_missing)
     if min_score is not None and not parsed.text.strip():
         raise UsageError("--min-score does nothing with a query of filters only (its results "
-                         "have no score): add words to search, or drop it")
+                         "all score 0): add words to search, or drop it")
     return SearchRequest(parsed, mode, limit or settings["search.limit"], min_score)
 
 
@@ -114,7 +114,7 @@ def flag_filters(tag: list[str], path: list[str], media_type: str | None,
 @output_options
 def search(
     settings: Settings,
-    query: Annotated[list[str], typer.Argument(help=QUERY_HELP, show_default=False)],
+    query: Annotated[Optional[list[str]], typer.Argument(help=QUERY_HELP, show_default=False)] = None,
     mode: ModeFlag = None,
     limit: LimitFlag = None,
     tag: Annotated[list[str], typer.Option("--tag", help="Segments with this tag (repeatable: all).")] = [],
@@ -140,7 +140,7 @@ def search(
     if files and output.format == "paths":
         raise UsageError("--files does nothing with --paths (which lists each file once): "
                          "choose one")
-    request = make_request(" ".join(query), mode, limit, settings,
+    request = make_request(" ".join(query or ()), mode, limit, settings,
                            flag_filters(tag, path, media_type, duration, since), min_score,
                            include_missing)
     by_file = files or output.format == "paths"  # --paths lists files: --limit counts files

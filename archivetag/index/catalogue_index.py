@@ -230,4 +230,5 @@ def _vector_differences(index: VectorIndex, session, embedder: str) -> list[str]
     for batch in vectors.read_vectors(session, embedder):
         held = index.vectors_of(batch.segment_ids)
         differing += int((np.abs(held - batch.vectors).max(axis=1) > 1e-3).sum())
-    return [f"{_vectors(differing)} in the index differ from SQL"] if differing else []
+    verb = "differs" if differing == 1 else "differ"
+    return [f"{_vectors(differing)} in the index {verb} from SQL"] if differing else []

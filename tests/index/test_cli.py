@@ -71,6 +71,8 @@ def test_import_then_search_in_every_form(cli, tmp_path: Path, lines) -> None:
     out = subprocess.run([sys.executable, "-m", "archivetag", "search", "dog", "--paths", "-0",
                           "--tag", "dog"], capture_output=True, check=True, env=os.environ).stdout
     assert sorted(out.split(b"\0")) == sorted([b"/radio/morning.mp3", ODD_PATH, b""])
+    tagged = json.loads(cli("search", "--tag", "dog", "--json").stdout)  # flags alone: a query
+    assert tagged and all("dog" in hit["tags"] for hit in tagged)
     # --paths lists files, so --limit counts files there too, as with --files
     best = json.loads(cli("search", "dog", "--files", "--json", "--limit", "4").stdout)
     out = subprocess.run([sys.executable, "-m", "archivetag", "search", "dog", "--paths", "-0",

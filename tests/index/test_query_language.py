@@ -137,6 +137,7 @@ def test_every_stumble_of_issue_14(imported, monkeypatch: pytest.MonkeyPatch) ->
         (("search", "dog", "--min-score", "inf"), "--min-score inf"),
         (("search", "dog", "--min-score", "1.5"), "0 to 1"),
         (("search", "tag:dog", "--min-score", "0.4"), "a query of filters only"),
+        (("search", "--mode", "keyword"), "empty"),  # neither words nor filters
         (("search", "status:lost"), "status:"),
         (("export", "--query", "dog since:1e9d"), "since:"),
         (("prune", "--yes", "--older-than", "99999999999d"), "--older-than"),
