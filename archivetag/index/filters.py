@@ -40,6 +40,8 @@ class Node:
 
 
 class FileNode(Node):
+    """A filter on the file alone (path, type, length, first seen, status)."""
+
     def on_files(self) -> bool:
         return True
 
