@@ -1,14 +1,17 @@
 """Reading archives: decode throughput, memory on long files, fingerprint cost.
 
     .venv/bin/python bench/decode.py [--workdir DIR] [--keep] [--only SECTION]
+                                     [--formats FORMAT ...]
 
 Prints a Markdown report for docs/performance.md ("## Reading archives"). Media is
 generated in the work dir (pink noise at 44.1 kHz, mono, stereo and more channels; the
 long files are CBR MP3 concatenated byte-wise, so 10 hours cost no encoding) and deleted
 afterwards. Throughput is set beside what a user would run instead on the same file,
 ``ffmpeg -i F -map 0:a:0 -ac 1 -ar 16000 -f f32le - >/dev/null`` (without ``-ac 1`` for
-files of more than two channels: ffmpeg then decodes all of them), the two timed in
-alternation so that a busy machine slows both alike.
+files of more than two channels: ffmpeg then decodes all of them), and beside the same
+command writing into ``cat``, which any program that uses the samples pays for: on two cores
+the pipe's reader has no core of its own. They are timed in turn so that a busy machine slows
+all alike.
 """
 
 import argparse
@@ -21,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from threadpoolctl import threadpool_limits
 
 from archivetag.ingest.discover import discover
 from archivetag.ingest.fingerprint import content_hash, fingerprint
@@ -63,15 +68,15 @@ def make_file(workdir: Path, name: str, minutes: int, channels: int) -> Path:
     return path
 
 
-def best_of_both(ours, reference, repeats: int = REPEATS) -> list[tuple[float, float]]:
-    """(best wall time, best CPU time) of each, the two run in alternation.
+def best_of_each(*runs, repeats: int = REPEATS) -> list[tuple[float, float]]:
+    """(best wall time, best CPU time) of each run, the runs taken in turn.
 
-    CPU time is this process's and its children's (ffprobe, ffmpeg): it does not depend on
-    what else the machine runs, and is the wall time on a machine with one free core.
+    CPU time is this process's and its children's (ffprobe, ffmpeg, cat): it does not depend
+    on what else the machine runs, and is the wall time on a machine with one free core.
     """
-    best = [(math.inf, math.inf), (math.inf, math.inf)]
+    best = [(math.inf, math.inf)] * len(runs)
     for _ in range(repeats):
-        for which, run in enumerate((ours, reference)):
+        for which, run in enumerate(runs):
             cpu, start = _cpu_s(), time.perf_counter()
             run()
             wall, cpu = time.perf_counter() - start, _cpu_s() - cpu
@@ -95,34 +100,52 @@ def best_of(run, repeats: int = REPEATS) -> float:
 
 
 def read_all(path: Path) -> float:
-    """Decode and segment ``path`` as the pipeline does; return the decoded seconds."""
+    """Decode and segment ``path`` as the pipeline does; return the decoded seconds.
+
+    BLAS runs one thread, as in the pipeline's Ray tasks (Ray sets OMP_NUM_THREADS to 1
+    there): on 16 cores numpy's own default spent 10x ffmpeg's CPU on a 16-channel mix.
+    """
     (item,) = discover([path])
-    *_, outcome = read_file(item)
+    with threadpool_limits(limits=1):
+        *_, outcome = read_file(item)
     assert outcome.status == "done" and not outcome.warnings, outcome
     return outcome.decoded_s
 
 
-def plain_decode(path: Path, channels: int) -> None:
-    """What a user would run instead: ffmpeg to 16 kHz float, mono up to two channels."""
+def plain_decode(path: Path, channels: int, piped: bool = False) -> None:
+    """What a user would run instead: ffmpeg to 16 kHz float, mono up to two channels,
+    written to /dev/null or, ``piped``, into ``cat`` (the cost of handing samples on)."""
     mono = ["-ac", "1"] if channels <= 2 else []
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0",
-                    *mono, "-ar", "16000", "-f", "f32le", "-"],
-                   stdout=subprocess.DEVNULL, check=True)  # fmt: skip
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", *mono,
+               "-ar", "16000", "-f", "f32le", "-"]  # fmt: skip
+    if not piped:
+        subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+        return
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as decoder:
+        subprocess.run(["cat"], stdin=decoder.stdout, stdout=subprocess.DEVNULL, check=True)
+        decoder.stdout.close()
+    if decoder.returncode:
+        raise subprocess.CalledProcessError(decoder.returncode, command)
 
 
-def throughput(workdir: Path) -> list[str]:
+def throughput(workdir: Path, formats: list[str] | None) -> list[str]:
     rows = ["| format | channels | length | archivetag (x realtime) | plain ffmpeg (x realtime) "
-            "| ratio | CPU ratio |", "|---|---|---|---|---|---|---|"]
+            "| ratio | CPU ratio | plain ffmpeg into a pipe (x realtime) | ratio to it |",
+            "|---|---|---|---|---|---|---|---|---|"]
     cases = [(name, channels) for name in FORMATS for channels in CHANNELS.get(name, (1, 2))]
     for name, channels in [*cases, *MULTICHANNEL]:
+        if formats and name not in formats:
+            continue
         for minutes in (1, 10):
             path = make_file(workdir, name, minutes, channels)
             seconds = read_all(path)
-            ours, reference = best_of_both(lambda: read_all(path),
-                                           lambda: plain_decode(path, channels))
+            ours, reference, piped = best_of_each(
+                lambda: read_all(path), lambda: plain_decode(path, channels),
+                lambda: plain_decode(path, channels, piped=True))
             rows.append(f"| {name} | {channels} | {minutes} min | {seconds / ours[0]:.0f} "
                         f"| {seconds / reference[0]:.0f} | {reference[0] / ours[0]:.2f} "
-                        f"| {reference[1] / ours[1]:.2f} |")  # fmt: skip
+                        f"| {reference[1] / ours[1]:.2f} | {seconds / piped[0]:.0f} "
+                        f"| {piped[0] / ours[0]:.2f} |")  # fmt: skip
             print(rows[-1], file=sys.stderr)
             path.unlink()
     return rows
@@ -222,6 +245,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     parser.add_argument("--only", choices=("throughput", "long", "fingerprint"),
                         help="run one section")
+    parser.add_argument("--formats", nargs="+", choices=list(FORMATS),
+                        help="throughput rows of these formats only")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -229,7 +254,8 @@ def main() -> None:
         return
     workdir = Path(tempfile.mkdtemp(prefix="archivetag-bench-", dir=args.workdir))
     chosen = {
-        "throughput": (f"Decode throughput, one file at a time (best of {REPEATS})", throughput),
+        "throughput": (f"Decode throughput, one file at a time (best of {REPEATS})",
+                       lambda workdir: throughput(workdir, args.formats)),
         "long": ("Long files", memory),
         "fingerprint": ("Fingerprint", fingerprints),
     }
