@@ -8,7 +8,7 @@ one run, each on a fresh SQLite data dir:
 - `archivetag annotations import FILE --allow-unknown --json` as a process: what a user runs
   (start-up, import, embedding, index file);
 - the same steps in this process, timed apart: the import itself (`import_annotations`), the
-  embedding (`embed_pending`), the index file (`open_index`);
+  embedding (`embed_pending`), the index file (`update_index` with no new segments: the catch-up alone);
 - the floors: `sqlite-utils insert DB annotations FILE --nl` as a process (needs
   `pip install sqlite-utils`; a bench tool, not a dependency of archivetag), and the embedder
   alone on the first FLOOR_TEXTS of the same texts (`load_embedder(...).embed`, model loaded
@@ -68,7 +68,7 @@ def command(file: Path, data_dir: Path) -> float:
 def in_process(file: Path, data_dir: Path) -> dict[str, float]:
     from archivetag.config import load_settings
     from archivetag.index.annotation_import import import_annotations
-    from archivetag.index.catalogue_index import embed_pending, open_index
+    from archivetag.index.catalogue_index import embed_pending, update_index
     from archivetag.index.embedder import spare_threads
     from archivetag.storage.database import open_database
 
@@ -80,7 +80,7 @@ def in_process(file: Path, data_dir: Path) -> dict[str, float]:
     ids = list(report.segment_ids)
     threads = spare_threads()
     embedded, embed_s = timed(lambda: embed_pending(database, settings, ids))
-    _, index_s = timed(lambda: open_index(database, settings))
+    _, index_s = timed(lambda: update_index(database, settings, []))
     database.engine.dispose()
     return {"imported": report.imported, "import_s": import_s, "embedded": embedded,
             "embed_s": embed_s, "index_s": index_s, "threads": threads}
