@@ -151,8 +151,9 @@ def build_index(url: str, settings, vectors: np.ndarray) -> tuple[Path, float]:
     """The index file a search finds, built from the stored vectors; (path, seconds)."""
     from dataclasses import replace
 
-    from archivetag.index.catalogue_index import catalogue_uid, index_path
-    from archivetag.index.vector_index import IndexStamp, VectorIndex
+    from archivetag.index.catalogue_index import catalogue_uid
+    from archivetag.index.index_file import IndexStamp, index_path
+    from archivetag.index.vector_index import VectorIndex
     from archivetag.storage.database import open_database
 
     database = open_database(url)

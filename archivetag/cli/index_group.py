@@ -47,7 +47,8 @@ def update(settings: Settings) -> None:
     vectors, drop deleted ones. Ingest, import and prune run it at their end; run it from
     cron on a host that only searches a shared database."""
     from archivetag.cli.search import stderr_line
-    from archivetag.index.catalogue_index import index_path, update_index
+    from archivetag.index.catalogue_index import update_index
+    from archivetag.index.index_file import index_path
     from archivetag.index.vectors import unembedded_segment_ids
     from archivetag.storage.lock import catalogue_lock
 
@@ -68,7 +69,8 @@ def update(settings: Settings) -> None:
 def rebuild(settings: Settings) -> None:
     """Embed what lacks a vector and rebuild the index from the database."""
     from archivetag.cli.search import stderr_line
-    from archivetag.index.catalogue_index import index_path, rebuild_index
+    from archivetag.index.catalogue_index import rebuild_index
+    from archivetag.index.index_file import index_path
     from archivetag.storage.lock import catalogue_lock
 
     started = time.perf_counter()

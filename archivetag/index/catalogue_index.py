@@ -17,8 +17,6 @@ actors), store them with `vectors.store_vectors` in the file's transaction and c
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,14 +26,13 @@ from sqlalchemy import select
 
 from archivetag.config import Settings
 from archivetag.index import vectors
-from archivetag.index.vector_index import IndexFileError, IndexStamp, VectorIndex
+from archivetag.index.index_file import (REBUILD, UPDATE, IndexFileError, IndexStamp, behind,
+                                         count_vectors, index_path)
+from archivetag.index.vector_index import VectorIndex
 from archivetag.storage.database import Database
 from archivetag.storage.schema import Catalogue
 
 Notify = Callable[[str], None]
-
-
-UPDATE, REBUILD = "archivetag index update", "archivetag index rebuild"
 
 
 @dataclass(frozen=True)
@@ -53,13 +50,6 @@ def _quiet(_message: str) -> None:
 def catalogue_uid(database: Database) -> str:
     with database.sessions() as session:
         return session.scalar(select(Catalogue.uid).order_by(Catalogue.id).limit(1))
-
-
-def index_path(settings: Settings, uid: str) -> Path:
-    embedder = settings["index.embedder"]
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", embedder).strip("-")[-40:]
-    digest = hashlib.sha256(embedder.encode("utf-8")).hexdigest()[:8]
-    return settings.data_dir() / "index" / f"{uid}-{slug}-{digest}.faiss"
 
 
 def _stamp(uid: str, embedder: str, dim: int) -> IndexStamp:
@@ -199,19 +189,15 @@ def check_index(database: Database, settings: Settings) -> IndexCheck:
         problems.append(f"made with embedder {index.stamp.embedder}, configured: {embedder}")
     with database.sessions() as session:
         count, last_row = vectors.vector_state(session, embedder)
-        if not problems and (index.stamp.count, index.stamp.last_row_id) != (count, last_row):
-            return IndexCheck(path, (
-                f"behind the database: written at {_vectors(index.stamp.count)} up to row "
-                f"{index.stamp.last_row_id}, the database has {_vectors(count)} up to row "
-                f"{last_row} (searches read what it lacks from the database)",),
-                index.stamp.count)
+        if not problems and (lag := behind(index.stamp, count, last_row)):
+            return IndexCheck(path, (lag,), index.stamp.count)
         in_sql = np.fromiter(session.scalars(vectors.segment_ids_query(embedder)), np.int64)
         in_index = index.segment_ids()
         if len(np.unique(in_index)) != len(in_index):
             problems.append("the index holds a segment id more than once")
         missing, extra = np.setdiff1d(in_sql, in_index), np.setdiff1d(in_index, in_sql)
         if len(missing):
-            problems.append(f"{_vectors(len(missing))} in SQL not in the index "
+            problems.append(f"{count_vectors(len(missing))} in SQL not in the index "
                             f"(e.g. segment {missing[0]})")
         if len(extra):
             problems.append(f"{len(extra)} index entries without a vector in SQL "
@@ -221,14 +207,10 @@ def check_index(database: Database, settings: Settings) -> IndexCheck:
     return IndexCheck(path, tuple(problems), index.stamp.count, REBUILD)
 
 
-def _vectors(count: int) -> str:
-    return f"{count} vector{'' if count == 1 else 's'}"
-
-
 def _vector_differences(index: VectorIndex, session, embedder: str) -> list[str]:
     differing = 0
     for batch in vectors.read_vectors(session, embedder):
         held = index.vectors_of(batch.segment_ids)
         differing += int((np.abs(held - batch.vectors).max(axis=1) > 1e-3).sum())
     verb = "differs" if differing == 1 else "differ"
-    return [f"{_vectors(differing)} in the index {verb} from SQL"] if differing else []
+    return [f"{count_vectors(differing)} in the index {verb} from SQL"] if differing else []

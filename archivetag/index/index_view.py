@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 from archivetag.config import Settings
 from archivetag.errors import UserError
 from archivetag.index import vectors
-from archivetag.index.catalogue_index import Notify, catalogue_uid, index_path
+from archivetag.index.catalogue_index import Notify, catalogue_uid
+from archivetag.index.index_file import IndexFileError, index_path
 from archivetag.index.filters import SegmentFilter
-from archivetag.index.vector_index import IndexFileError, Neighbours, VectorIndex
+from archivetag.index.vector_index import Neighbours, VectorIndex
 from archivetag.storage.database import Database
 from archivetag.storage.schema import Embedding, Segment
 

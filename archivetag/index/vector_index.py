@@ -10,11 +10,11 @@ FAISS accepts the same id twice without a word; `add` removes an id before addin
 so an id is in the index at most once whatever the caller does.
 
 The file is FAISS's own serialisation, then the index's segment ids sorted (int64
-little-endian, one per vector), then a trailer (JSON stamp, its length, magic), written to a
-temporary file in the same directory and renamed over the old one: a reader sees the old or
-the new index, never half of one. The sorted ids answer "does the file hold this segment?"
-(`holds`) by a binary search in the mapped file, which FAISS cannot: an IVF index's ids live
-in a hash table Python cannot reach. FAISS's serialisation comes first so that a
+little-endian, one per vector), then a trailer (index_file.py: JSON stamp, its length, magic),
+written to a temporary file in the same directory and renamed over the old one: a reader sees
+the old or the new index, never half of one. The sorted ids answer "does the file hold this
+segment?" (`holds`) by a binary search in the mapped file, which FAISS cannot: an IVF index's
+ids live in a hash table Python cannot reach. FAISS's serialisation comes first so that a
 search can hand the file's name to FAISS and have it memory-mapped (`IO_FLAG_MMAP_IFC`, which
 maps the flat codes and the inverted lists in place instead of copying them: a 100,000-vector
 flat file loads in 2 ms instead of 97 ms, measured with FAISS 1.15 on the dev box).
@@ -22,36 +22,17 @@ flat file loads in 2 ms instead of 97 ms, measured with FAISS 1.15 on the dev bo
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import struct
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-MAGIC = b"\nARCHIVETAG-FAISS\n"
-FORMAT = 3  # 1 had the stamp before FAISS's data; 2 had no sorted ids
-_LENGTH = struct.Struct("<Q")
+from archivetag.index.index_file import IndexFileError, IndexStamp, read_trailer, trailer
+
 IVF_TRAINING_PER_LIST = 64  # training vectors per inverted list (FAISS warns below 39)
-
-
-class IndexFileError(Exception):
-    """The file is missing, truncated, foreign, or does not hold what its stamp says."""
-
-
-@dataclass(frozen=True)
-class IndexStamp:
-    """Which database state the index reflects: the catch-up and the check start from here."""
-
-    catalogue: str  # the database's uid
-    embedder: str
-    dim: int
-    kind: str  # "flat" or "ivf"
-    last_row_id: int  # largest Embedding.id taken in
-    count: int  # vectors in the index
 
 
 @dataclass(frozen=True)
@@ -203,9 +184,7 @@ class VectorIndex:
                 faiss.write_index(self.faiss, faiss.PyCallbackIOWriter(handle.write))
                 faiss_bytes = handle.tell()
                 handle.write(self.sorted_ids().astype("<i8").tobytes())
-                header = json.dumps({"format": FORMAT, "faiss_bytes": faiss_bytes,
-                                     **asdict(self.stamp)}).encode("utf-8")
-                handle.write(header + _LENGTH.pack(len(header)) + MAGIC)
+                handle.write(trailer(self.stamp, faiss_bytes))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp_name, path)
@@ -225,7 +204,7 @@ class VectorIndex:
 
         flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if read_only else 0
         for _ in range(3):  # the writer may rename a new file over this one between two reads
-            stamp, inode, ids_at = _read_trailer(path)
+            stamp, inode, ids_at = read_trailer(path)
             sorted_ids = _mapped_ids(path, inode, ids_at, stamp.count) if read_only else None
             try:
                 faiss_index = faiss.read_index(str(path), flags)
@@ -256,38 +235,3 @@ def _mapped_ids(path: Path, inode: int, offset: int, count: int) -> np.ndarray |
             return np.memmap(handle, dtype="<i8", mode="r", offset=offset, shape=(count,))
     except OSError as error:
         raise IndexFileError(f"{path} cannot be read ({error.strerror})") from None
-
-
-def _read_trailer(path: Path) -> tuple[IndexStamp, int, int]:
-    """(the stamp at the end of an index file, checked against its length; the file's inode;
-    where its sorted ids start)."""
-    end = len(MAGIC) + _LENGTH.size
-    try:
-        with open(path, "rb") as handle:
-            inode, size = os.fstat(handle.fileno()).st_ino, handle.seek(0, os.SEEK_END)
-            if size == 0:
-                raise IndexFileError(f"{path} is empty")
-            if size < end:
-                raise IndexFileError(f"{path} is damaged or not an archivetag index file")
-            handle.seek(size - end)
-            (length,), magic = _LENGTH.unpack(handle.read(_LENGTH.size)), handle.read(len(MAGIC))
-            if magic != MAGIC or length > size - end:  # cut short, or not ours
-                raise IndexFileError(f"{path} is damaged or not an archivetag index file")
-            handle.seek(size - end - length)
-            header = json.loads(handle.read(length))
-        written_as = header.pop("format")
-        if written_as != FORMAT:
-            raise IndexFileError(f"{path} was written by an older archivetag"
-                                 if isinstance(written_as, int) and written_as < FORMAT else
-                                 f"{path} has an index format this archivetag does not read")
-        faiss_bytes = header.pop("faiss_bytes")
-        stamp = IndexStamp(**header)
-    except FileNotFoundError:
-        raise IndexFileError(f"{path} does not exist") from None
-    except OSError as error:
-        raise IndexFileError(f"{path} cannot be read ({error.strerror})") from None
-    except (ValueError, TypeError, KeyError, AttributeError):  # the JSON header is not ours
-        raise IndexFileError(f"{path} is damaged (its header cannot be read)") from None
-    if faiss_bytes + 8 * stamp.count + length + end != size:
-        raise IndexFileError(f"{path} is not as long as its header says")
-    return stamp, inode, faiss_bytes

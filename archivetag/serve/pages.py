@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from archivetag.cli.status import index_line
 from archivetag.serve import media, timeline, views
 
 
@@ -50,7 +51,8 @@ async def tags_page(request: Request) -> Response:
 
 async def status_page(request: Request) -> Response:
     report = await run_in_threadpool(views.status_answer, request.app.state.catalogue)
-    return _render(request, "status.html", {"report": report})
+    return _render(request, "status.html", {"report": report,
+                                            "index_line": index_line(report["index"])})
 
 
 async def export_file(request: Request) -> Response:

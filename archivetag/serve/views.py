@@ -38,7 +38,8 @@ class Catalogue:
 
     def searcher(self):
         from archivetag.cli.search import stderr_line
-        from archivetag.index.catalogue_index import catalogue_uid, index_path
+        from archivetag.index.catalogue_index import catalogue_uid
+        from archivetag.index.index_file import index_path
         from archivetag.index.search import Searcher
 
         path = index_path(self.settings, catalogue_uid(self.database))

@@ -71,6 +71,23 @@ def catalogue_counts(query: Query) -> CatalogueCounts:
 
 
 @dataclass(frozen=True)
+class VectorRows:
+    """What SQL holds for the index file to follow: the catalogue's uid, and the stored
+    vectors of one embedder with the largest row id among them (0 when none)."""
+
+    catalogue_uid: str
+    vectors: int
+    last_row_id: int
+
+
+def vector_rows(query: Query, embedder: str) -> VectorRows:
+    ((uid,),) = query("SELECT uid FROM catalogue ORDER BY id LIMIT 1")
+    ((count, last),) = query(
+        "SELECT count(*), max(id) FROM embeddings WHERE embedder = :embedder", embedder=embedder)
+    return VectorRows(uid, count, last or 0)
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """A command that changed the catalogue (the `runs` table); times are aware UTC."""
 

@@ -3,6 +3,9 @@ and a new embedder. (What a search does with a file that lags: test_index_view.p
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -11,11 +14,13 @@ from sqlalchemy import delete, func, select
 from archivetag.index.catalogue_index import (
     catalogue_uid,
     check_index,
-    index_path,
     rebuild_index,
     update_index,
 )
 from archivetag.index.embedder import resolve_embedder
+from archivetag.cli.status import status_report
+from archivetag.index.index_file import IndexState, index_path, index_state
+from archivetag.storage.reader import open_reader
 from archivetag.storage.schema import Base, Embedding, Segment, include_name
 
 
@@ -82,3 +87,39 @@ def test_rebuild_past_exact_max_makes_an_ivf_index(catalogue, catalogue_maker, l
     index = rebuild_index(small.database, small.settings)
     assert index.stamp.kind == "ivf" and index.stamp.count == len(lines)
     assert check_index(small.database, small.settings).problems == ()
+
+
+def test_status_says_whether_the_index_file_follows_the_database(catalogue, lines, cli) -> None:
+    settings = catalogue.settings
+    uid = catalogue_uid(catalogue.database)
+    with open_reader(settings.database_url()) as reader:
+        def state() -> dict:
+            return status_report(reader, settings)["index"]
+
+        current = state()
+        assert (current["vectors"], current["vectors_in_database"]) == (len(lines), len(lines))
+        assert current["problem"] is None and current["remedy"] is None
+        catalogue.load([{**lines[0], "start": 500, "end": 510}], update=False)  # writer killed
+        lagging = state()
+        assert lagging["problem"].startswith(f"behind the database: written at {len(lines)} "
+                                             f"vectors up to row")
+        assert (lagging["vectors"], lagging["vectors_in_database"]) == (len(lines),
+                                                                         len(lines) + 1)
+        assert lagging["remedy"] == "archivetag index update"
+        human = cli("status", "--data-dir", str(catalogue.data_dir), "--db",
+                    settings.database_url())
+        assert "index        behind the database" in human.stdout, human.stdout
+        assert "run `archivetag index update`" in human.stdout
+        path = Path(current["path"])
+        foreign = index_path(settings, "another-uid")
+        shutil.copyfile(path, foreign)  # stamped with this catalogue's uid, named for another
+        assert index_state(settings, "another-uid", 6, 6).problem == (
+            f"made from another database ({uid})")
+        assert index_state(settings, "no-vectors-yet", 0, 0) == IndexState(
+            index_path(settings, "no-vectors-yet"), None, None, None)
+        for damage, said in ((b"", "the file is empty"), (None, "the file does not exist")):
+            if damage is None:
+                path.unlink()
+            else:
+                path.write_bytes(damage)
+            assert (state()["problem"], state()["remedy"]) == (said, "archivetag index update")

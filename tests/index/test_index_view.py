@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, select
 
-from archivetag.index.catalogue_index import catalogue_uid, index_path, update_index
+from archivetag.index.catalogue_index import catalogue_uid, update_index
+from archivetag.index.index_file import index_path
 from archivetag.index.index_view import IndexNotReady
 from archivetag.index.query import parse_query
 from archivetag.index.search import MODES, Searcher, SearchRequest

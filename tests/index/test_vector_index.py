@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archivetag.index.vector_index import MAGIC, IndexFileError, IndexStamp, VectorIndex
+from archivetag.index.index_file import MAGIC, IndexFileError, IndexStamp
+from archivetag.index.vector_index import VectorIndex
 
 STAMP = IndexStamp(catalogue="uid", embedder="model", dim=16, kind="flat", last_row_id=0, count=0)
 
@@ -153,7 +154,8 @@ def test_an_index_file_is_readable_as_any_new_file_is(tmp_path):
 
     import numpy as np
 
-    from archivetag.index.vector_index import IndexStamp, VectorIndex
+    from archivetag.index.index_file import IndexStamp
+    from archivetag.index.vector_index import VectorIndex
 
     stamp = IndexStamp(catalogue="c", embedder="e", dim=4, kind="flat", last_row_id=1, count=0)
     index = VectorIndex.build(stamp, np.array([1], np.int64), np.ones((1, 4), np.float32), 10)

@@ -110,6 +110,7 @@ def test_tags_and_status_answer_what_the_cli_prints(client, cli, served):
     assert {k: status[k] for k in printed} == printed
     page = client.get("/status").text
     assert f"{printed['segments']} ({printed['silent_segments']} silent)" in page
+    assert f"<th>index</th><td>{printed['index']['vectors']} vectors, up to date</td>" in page
     assert "no failed, partly read or skipped files" in page
 
 
