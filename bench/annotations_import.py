@@ -146,7 +146,7 @@ def main() -> None:
     for threads, rate in floor_rates.items():
         print(f"| the embedder alone, {threads} torch thread(s), first {args.floor_texts} texts "
               f"(model loaded) | | {rate:.0f} texts |")
-    print(f"| index file (`open_index`) | {steps['index_s']:.2f} | |")
+    print(f"| index file (`update_index`, catch-up alone) | {steps['index_s']:.2f} | |")
     print(f"\nthreads for embedding (spare_threads) at the start: {steps['threads']}, "
           f"load average {os.getloadavg()[0]:.1f}")
 
