@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from archivetag.ingest.discover import Candidate
 from archivetag.ingest.fingerprint import content_hash
@@ -36,16 +37,22 @@ class FileEnd:
 
 def read_for_tagging(file_key: int, candidate: Candidate,
                      options: ReadOptions) -> Iterator[SegmentAudio | FileEnd]:
-    """Yields the file's segments, then one `FileEnd`; never raises for a bad file."""
+    """Yields the file's segments, then one `FileEnd`; never raises for a bad file.
+
+    The mix's matrix products run on one BLAS thread whatever OMP_NUM_THREADS says: a thread
+    per core spins between its 0.1 s frames (16 channels on 16 cores: 4-11x ffmpeg's CPU,
+    docs/performance.md, "Faithful audio").
+    """
     outcome = None
-    for item in read_file(candidate, options):
-        if isinstance(item, Outcome):
-            outcome = item
-            break
-        window = Window(item.index, item.start_s, item.end_s, item.rms_dbfs, item.peak_dbfs,
-                        item.silent)
-        yield SegmentAudio(file_key, candidate.path, window,
-                           None if item.silent else item.samples)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for item in read_file(candidate, options):
+            if isinstance(item, Outcome):
+                outcome = item
+                break
+            window = Window(item.index, item.start_s, item.end_s, item.rms_dbfs,
+                            item.peak_dbfs, item.silent)
+            yield SegmentAudio(file_key, candidate.path, window,
+                               None if item.silent else item.samples)
     digest = None
     if outcome is not None and outcome.status == "done":
         try:

@@ -17,7 +17,7 @@ from .media import (
     reference,
     sine_with_bad_samples,
 )
-from .test_read import read
+from .test_read import candidate, read
 
 TOLERANCE_S = 0.05
 
@@ -84,6 +84,21 @@ def test_every_channel_of_a_layout_without_mask_reaches_the_mix(faithful, name, 
     _, times = clicks_per_channel(channels, rate, spacing_s)
     assert onsets_s(audio(cut), quiet_s=0.1) == pytest.approx(times, abs=TOLERANCE_S)
     assert not any(s.silent for s in cut if s.start_s < times[-1])
+
+
+def test_the_pipeline_mixes_many_channels_on_one_blas_thread(faithful):
+    """Outside Ray (and inside, where OMP_NUM_THREADS is set) numpy's BLAS has a thread
+    per core; the decode holds it to one while it runs."""
+    from threadpoolctl import threadpool_info
+
+    from archivetag.pipeline.decoding import SegmentAudio, read_for_tagging
+
+    threads = []
+    for item in read_for_tagging(0, candidate(faithful / "poly16.wav"), ReadOptions()):
+        if isinstance(item, SegmentAudio):
+            threads.append({lib["num_threads"] for lib in threadpool_info()
+                            if lib["user_api"] == "blas"})
+    assert threads and all(seen == {1} for seen in threads)
 
 
 def test_an_inverted_twin_does_not_cancel_the_sound(faithful):
