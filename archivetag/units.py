@@ -1,7 +1,7 @@
 """Durations and ages as people write them, parsed in one place for every command.
 
     SECONDS := NUMBER              90, 2.5            seconds
-             | CLOCK               1:30, 1:02:03      [h:]m:s
+             | CLOCK               1:30, 1:02:03      [h:]m:s, seconds (and minutes after h) < 60
              | (NUMBER UNIT)+      1m30s, 2h, 7d, 1w  units w d h m s, each at most once, in order
 
 `search --duration`/`duration:`, `search --since`/`since:`, `prune --older-than` and
@@ -42,6 +42,10 @@ def _length(value: str) -> float | None:
 
 def seconds(text: str, what: str) -> float:
     """`text` as seconds (0 .. MAX_SECONDS, finite); `what` names the value in the error."""
+    clock = _CLOCK.fullmatch(text.strip())
+    if clock and (float(clock[3]) >= 60 or (clock[1] and int(clock[2]) >= 60)):
+        raise UsageError(f"{what} {text!r}: not a clock time (seconds, and minutes after "
+                         "hours, run 0-59)")
     total = _length(text)
     if total is None:
         raise UsageError(f"{what} {text!r}: give a length such as {EXAMPLES}")

@@ -95,18 +95,18 @@ def make_request(query: str, mode: str | None, limit: int | None, settings: Sett
     return SearchRequest(parsed, mode, limit or settings["search.limit"], min_score)
 
 
-def flag_filters(tag: list[str], path: list[str], media_type: str | None,
-                 duration: str | None, since: str | None) -> tuple:
-    """The filter flags as nodes: every --tag, any --path, the rest as given (also the web
-    page's form fields)."""
+def flag_filters(tag: list[str], path: list[str], media_type: list[str],
+                 duration: list[str], since: list[str]) -> tuple:
+    """The filter flags as nodes: any --path, every other flag, as `tag:`, `duration:` and
+    the rest are in the query (also the web page's form fields)."""
     from archivetag.index import filters as f
     from archivetag.index import query as q
 
     nodes = [q.parse_tag(t, "--tag") for t in tag]
     nodes += [f.Or(tuple(q.parse_path(p, "--path") for p in path))] if path else []
-    nodes += [q.parse_type(media_type, "--type")] if media_type is not None else []
-    nodes += [q.parse_duration(duration, "--duration")] if duration is not None else []
-    nodes += [q.parse_since(since, "--since")] if since is not None else []
+    nodes += [q.parse_type(t, "--type") for t in media_type]
+    nodes += [q.parse_duration(d, "--duration") for d in duration]
+    nodes += [q.parse_since(t, "--since") for t in since]
     return tuple(nodes)
 
 
@@ -119,9 +119,9 @@ def search(
     limit: LimitFlag = None,
     tag: Annotated[list[str], typer.Option("--tag", help="Segments with this tag (repeatable: all).")] = [],
     path: Annotated[list[str], typer.Option("--path", help="Files under this path (repeatable: any).")] = [],
-    media_type: Annotated[Optional[str], typer.Option("--type", help="audio or video.", show_default=False, metavar="[audio|video]", autocompletion=completing(_media_types))] = None,
-    duration: Annotated[Optional[str], typer.Option("--duration", help="File length: MIN..MAX, ..MAX, MIN.. or EXACT, each as 90, 1:30, 1m30s or 2h.", show_default=False)] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="Files first seen since: 2026-01-31, 7d, 12h.", show_default=False)] = None,
+    media_type: Annotated[list[str], typer.Option("--type", help="audio or video.", show_default=False, metavar="[audio|video]", autocompletion=completing(_media_types))] = [],
+    duration: Annotated[list[str], typer.Option("--duration", help="File length: MIN..MAX, ..MAX, MIN.. or EXACT, each as 90, 1:30, 1m30s or 2h (repeatable: all).", show_default=False)] = [],
+    since: Annotated[list[str], typer.Option("--since", help="Files first seen since: 2026-01-31, 7d, 12h.", show_default=False)] = [],
     include_missing: Annotated[bool, typer.Option("--include-missing", help="Also files gone from disk at the last scan (status:missing: only those).")] = False,
     min_score: Annotated[Optional[float], typer.Option("--min-score", help="Drop results scoring below this, 0..1, the same scale in every mode.", show_default=False)] = None,
     files: Annotated[bool, typer.Option("--files", help="Group by file: the best segments of each file (kept in every format).")] = False,

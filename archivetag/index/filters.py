@@ -211,11 +211,19 @@ class SegmentFilter:
 
 
 def paths_without_files(filters: Node, session: Session) -> list[bytes]:
-    """The `path:` prefixes that `filters` requires (outside NOT and OR) under which no file
-    is catalogued: what a search that found nothing should say."""
+    """The `path:` prefixes that `filters` requires under which no file is catalogued: what a
+    search that found nothing should say. A required OR of paths (`--path A --path B`)
+    counts when none of them has a file; paths under NOT, or ORed with anything else, do not."""
     required = filters.nodes if isinstance(filters, And) else (filters,)
-    return [node.prefix for node in required if isinstance(node, UnderPath)
-            and not session.scalar(select(exists().where(node.clause())))]
+    empty = []
+    for node in required:
+        sides = node.nodes if isinstance(node, Or) else (node,)
+        if not all(isinstance(side, UnderPath) for side in sides):
+            continue
+        without = [side.prefix for side in sides
+                   if not session.scalar(select(exists().where(side.clause())))]
+        empty += without if len(without) == len(sides) else []
+    return empty
 
 
 def allowed_segments(filters: Node) -> SegmentFilter:

@@ -86,10 +86,8 @@ def search(catalogue: Catalogue, params: dict[str, str]) -> SearchAnswer:
     if not query and not any(form[name] for name in FILTER_FIELDS if name != "mode"):
         return answer
     try:
-        filters = flag_filters([form["tag"]] if form["tag"] else [],
-                               [form["path"]] if form["path"] else [],
-                               form["type"] or None, form["duration"] or None,
-                               form["since"] or None)
+        filters = flag_filters(*([form[name]] if form[name] else []
+                                 for name in ("tag", "path", "type", "duration", "since")))
         request = make_request(query, form["mode"] or None, page * PAGE_SIZE + 1,
                                catalogue.settings, filters)
         began = time.perf_counter()

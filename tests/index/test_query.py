@@ -74,6 +74,8 @@ def test_status_and_flags() -> None:
     ("status:gone", "status: must be one of"),
     ("duration:long", "duration: 'long': give a length such as 90, 1:30"),
     ("duration:60..10", "ends before it starts"),
+    ("duration:1:99", "duration: '1:99': not a clock time"),
+    ("duration:..1:60:00", "'1:60:00': not a clock time"),
     ("duration:nan..", "duration: 'nan'"),
     ("duration:inf", "duration: 'inf'"),
     ("duration:..", "give a range"),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from archivetag.cli.search import flag_filters
 from archivetag.index.query import parse_query
 from archivetag.index.search import Searcher, SearchRequest
 from archivetag.storage.schema import MediaFile, Tag
@@ -224,3 +225,14 @@ def test_the_stumbles_of_scripts_missing_files_scores_and_tags(imported, tmp_pat
     assert nowhere.stderr == ("archivetag: no catalogued file is under /radio/morning\n"
                               "archivetag: no catalogued file is under /nowhere\n")
     assert cli("search", "rain path:/radio -path:/radio").stderr == ""  # files there: no hint
+    flags = cli("search", "rain", "--path", "/nowhere", "--path", "/elsewhere")  # any of them
+    assert flags.stderr == ("archivetag: no catalogued file is under /nowhere\n"
+                            "archivetag: no catalogued file is under /elsewhere\n")
+    either = cli("search", "rain", "--tag", "no such tag", "--path", "/nowhere", "--path", "/radio")
+    assert either.stdout == "no matches\n" and either.stderr == ""  # /radio has files
+
+
+def test_repeated_filter_flags_all_hold_as_repeated_fields_do() -> None:
+    flags = flag_filters([], [], ["audio", "video"], ["5..", "..9"], [])
+    query = parse_query("x type:audio type:video duration:5.. duration:..9").filters
+    assert flags == query.nodes[:-1] and len(flags) == 4  # the last: status is not missing
