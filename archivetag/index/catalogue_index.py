@@ -211,6 +211,7 @@ def _vector_differences(index: VectorIndex, session, embedder: str) -> list[str]
     differing = 0
     for batch in vectors.read_vectors(session, embedder):
         held = index.vectors_of(batch.segment_ids)
-        differing += int((np.abs(held - batch.vectors).max(axis=1) > 1e-3).sum())
+        close = np.abs(held - batch.vectors) <= 1e-3  # False for NaN: a damaged vector differs
+        differing += int((~close.all(axis=1)).sum())
     verb = "differs" if differing == 1 else "differ"
     return [f"{count_vectors(differing)} in the index {verb} from SQL"] if differing else []

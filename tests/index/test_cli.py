@@ -12,6 +12,10 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+import numpy as np
+
+from archivetag.index.vector_index import VectorIndex
+
 ODD_PATH = b"/archive/odd \xff\nname.wav"
 
 
@@ -157,6 +161,16 @@ def test_index_check_rebuild_and_a_damaged_index(cli, tmp_path: Path, lines,
     assert rebuilt.exit_code == 0 and "5 vectors (flat)" in rebuilt.stdout
     assert cli("index", "check").exit_code == 0
     assert cli("search", "church bells").stdout.startswith("/radio2/evening.wav  01:00:00")
+    written = index_file.read_bytes()  # a flipped block in the data turns a vector into NaN
+    index = VectorIndex.load(index_file)
+    vector = index.vectors_of(index.segment_ids()[:1])[0].tobytes()
+    at = written.index(vector)
+    nan = np.full(len(vector) // 4, np.nan, np.float32).tobytes()
+    index_file.write_bytes(written[:at] + nan + written[at + len(nan):])
+    not_a_number = cli("index", "check")
+    assert not_a_number.exit_code == 1, not_a_number
+    assert "1 vector in the index differs from SQL" in not_a_number.stderr
+    assert "archivetag index rebuild" in not_a_number.stderr
 
 
 def test_a_lagging_index_answers_until_the_bound(cli, tmp_path: Path, lines,
