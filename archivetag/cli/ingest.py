@@ -152,9 +152,15 @@ def _print_left_out(report: dict) -> None:
 def _print_summary(report: dict) -> None:
     files = report["files"]
     shown = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in files.items())
-    unchanged = report["plan"].get("unchanged", 0)
+    # Files this run left as they were: an old failure is not news, but it is not gone either.
+    left = [f"{count} {key.replace('_', ' ')}" for key in ("unchanged", "skipped_earlier",
+                                                           "failed_earlier")
+            if (count := report["plan"].get(key, 0))]
+    failed_earlier = report["plan"].get("failed_earlier", 0)
     print(f"ingest finished in {report['wall_seconds']:.1f} s: {shown}"
-          + (f"; {unchanged} unchanged" if unchanged else ""))
+          + (f"; {', '.join(left)}" if left else "")
+          + (" (`archivetag failures` lists them; --retry-failed tries again)"
+             if failed_earlier else ""))
     if report["segments_tagged"] or report["silent_segments"]:
         replicas = report["replicas"]
         rate = report["segments_per_second_per_replica"]

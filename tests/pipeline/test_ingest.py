@@ -82,6 +82,11 @@ def test_reruns_do_only_the_missing_work(ingest, archive, sqlite_url, cli):
     assert rerun.summary["plan"]["unchanged"] == len(GOOD_FILES)
     assert "TINY RANDOM" not in rerun.stderr  # the model was not used
     assert annotation_count(sqlite_url) == annotations
+    failed, skipped = (sum(status == kind for status, _ in BAD_FILES.values())
+                       for kind in ("failed", "skipped"))
+    said = ingest(str(archive), "--db", sqlite_url).stdout  # old failures are not forgotten
+    assert f"; {len(GOOD_FILES)} unchanged, {skipped} skipped earlier, {failed} failed earlier " \
+        "(`archivetag failures` lists them; --retry-failed tries again)" in said, said
 
     narrowed = ingest(str(archive), "--db", sqlite_url, "--json",
                       env={"ARCHIVETAG_SCAN_EXCLUDE": "**/video/**"})
