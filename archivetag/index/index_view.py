@@ -263,7 +263,7 @@ def open_view(database: Database, settings: Settings, notify: Notify) -> IndexVi
         index = VectorIndex.load(path, read_only=True)
     except IndexFileError as error:
         raise IndexNotReady(f"the search index cannot be used: {error}; {UPDATE_HINT} "
-                            "(keyword search works without it: --mode keyword)") from None
+                            "(keyword mode works without it)") from None
     if index.stamp.catalogue != uid or index.stamp.embedder != embedder:
         raise IndexNotReady(f"the search index {path} was made from another database or "
                             f"embedder; {UPDATE_HINT}")

@@ -2,7 +2,8 @@
 
 GET /api/search?q=…&tag=&path=&type=&duration=&since=&mode=&page=  -> {query, page,
     page_size, more, took_ms, results: [search --json record + file_id, media_type,
-    transcoded, media_url]}; 400 {error} for a query that cannot be run.
+    transcoded, media_url]}; 400 {error} for a query that cannot be run, 503 {error}
+    when the search index cannot answer.
 GET /api/files/{id}  -> show --json + file_id, container, streams, transcoded, media_url; 404.
 GET /api/tags?pattern=  -> tags --json, each with search_url.
 GET /api/status  -> status --json + attention (failures --json).
@@ -41,11 +42,12 @@ async def search(request: Request) -> JSONResponse:
     responses:
       200: {description: "{query, page, page_size, more, took_ms, results: [hit + file_id, media_type, transcoded, media_url]}"}
       400: {description: "{error}: a query that cannot be run"}
+      503: {description: "{error}: the search index cannot answer (`archivetag index update` mends it)"}
     """
     answer = await run_in_threadpool(views.search, request.app.state.catalogue,
                                      dict(request.query_params))
     if answer.error:
-        return JSONResponse({"error": answer.error}, status_code=400)
+        return JSONResponse({"error": answer.error}, status_code=answer.http_status)
     return JSONResponse(answer.api())
 
 

@@ -31,7 +31,7 @@ async def search_page(request: Request) -> Response:
         "answer": answer,
         "previous": "?" + urlencode({**params, "page": answer.page - 1}) if answer.page > 1 else None,
         "next": "?" + urlencode({**params, "page": answer.page + 1}) if answer.more else None,
-    }, status_code=400 if answer.error else 200)
+    }, status_code=answer.http_status)
 
 
 async def file_page(request: Request) -> Response:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from archivetag.config import Settings
 from archivetag.errors import UserError
+from archivetag.index.index_view import IndexNotReady
 from archivetag.index.query import QueryError
 from archivetag.serve import media
 from archivetag.storage.database import Database
@@ -54,7 +55,8 @@ class Catalogue:
 class SearchAnswer:
     """One page of a search: `hits` are records (`render.record` + file_id, media_type and
     media_url), `files` the same hits grouped by file in rank order; `took_ms` the search's
-    time; `error` a one-line message for a query that cannot be run (then no hits)."""
+    time; `error` a one-line message for a query that cannot be run (then no hits), and
+    `unavailable` when that is the server's doing, not the query's (the index cannot answer)."""
 
     query: str
     form: dict[str, str]
@@ -64,6 +66,12 @@ class SearchAnswer:
     more: bool = False
     took_ms: float = 0.0
     error: str | None = None
+    unavailable: bool = False
+
+    @property
+    def http_status(self) -> int:
+        """200; 400 for a query that cannot be run; 503 when the index cannot answer."""
+        return 503 if self.unavailable else 400 if self.error else 200
 
     def api(self) -> dict:
         return {"query": self.query, "page": self.page, "page_size": PAGE_SIZE,
@@ -93,6 +101,8 @@ def search(catalogue: Catalogue, params: dict[str, str]) -> SearchAnswer:
         began = time.perf_counter()
         results = catalogue.searcher().search(request)
         took_ms = (time.perf_counter() - began) * 1000
+    except IndexNotReady as error:
+        return replace(answer, error=str(error), unavailable=True)
     except (QueryError, UserError) as error:
         return replace(answer, error=str(error))
     shown = results[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]

@@ -66,6 +66,19 @@ def test_a_query_that_cannot_run_is_one_line_not_a_traceback(client):
     assert page.status_code == 400 and "mode must be one of" in page.text
 
 
+def test_an_index_that_cannot_answer_is_the_server_s_503_and_keyword_mode_still_works(served):
+    [index_file] = (served.data_dir / "index").glob("*.faiss")
+    index_file.unlink()
+    with TestClient(app_for(served), base_url="http://localhost:8765") as client:
+        api = client.get("/api/search", params={"q": "dog"})
+        assert api.status_code == 503, api.text
+        assert "archivetag index update" in api.json()["error"]
+        assert "keyword mode works without it" in api.json()["error"]
+        assert client.get("/", params={"q": "dog"}).status_code == 503
+        keyword = client.get("/api/search", params={"q": "dog", "mode": "keyword"})
+        assert keyword.status_code == 200 and keyword.json()["results"]
+
+
 def test_pages_of_twenty(served, client, archive):
     wav = str(archive / "tone.wav")
     served.load([{"path": wav, "start": 100 + i, "end": 101 + i, "caption": f"a whistle {i}"}
