@@ -306,3 +306,14 @@ def test_a_dry_run_refuses_a_log_and_writes_none(cli, tmp_path: Path) -> None:
     result = cli("ingest", str(tmp_path), "--dry-run", "--log", str(log))
     assert result.exit_code == 2 and "--log does nothing with --dry-run" in result.stderr
     assert not log.exists()
+
+
+def test_show_says_what_a_file_was_read_as_and_what_its_container_claims() -> None:
+    from archivetag.cli.files import media_line
+
+    read = {"media_type": "audio", "duration": 10.07, "claimed_duration": 7.6}
+    assert media_line(read) == "audio, 00:00:10 (10.07 s); the container says 7.60 s"
+    assert media_line({**read, "claimed_duration": 10.1}) == "audio, 00:00:10 (10.07 s)"
+    assert media_line({**read, "claimed_duration": None}) == "audio, 00:00:10 (10.07 s)"
+    imported = {"media_type": None, "duration": None, "claimed_duration": None}
+    assert media_line(imported) == ""  # known only from annotations: no line

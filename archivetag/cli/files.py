@@ -29,7 +29,8 @@ def show(
     with open_reader(settings.database_url()) as reader, reader.snapshot() as query:
         stored = stored_file(query, path)
     if stored is None:
-        raise UserError(f"{printable(os.fsdecode(path))} is not in the catalogue")
+        raise UserError(f"{printable(os.fsdecode(path))} is not in the catalogue"
+                        + ("" if os.path.lexists(path) else ", and no such file exists"))
     report = file_report(stored)
     segments = report["segments"]
     if json_output:
@@ -38,6 +39,8 @@ def show(
     typer.echo(f"{report['path']}: {report['status']}"
                + (f" ({report['reason']})" if report["reason"] else "")
                + "".join(f", warning: {warning}" for warning in report["warnings"]))
+    if described := media_line(report):
+        typer.echo(f"  {described}")
     for segment in segments:
         span = f"{hms(segment['start'])}-{hms(segment['end'])}"
         if segment["silent"]:
@@ -46,6 +49,21 @@ def show(
         typer.echo(f"  {span}  {printable(segment['caption'] or '')}")
         if segment["tags"]:
             typer.echo(f"  {' ' * len(span)}  tags: {', '.join(printable(t) for t in segment['tags'])}")
+
+
+def media_line(report: dict) -> str:
+    """"audio, 00:10:02 (602.31 s); the container says 7.60 s": what a file was read as (files
+    known only from imported annotations have none of it)."""
+    from archivetag.index.render import hms
+
+    parts = [report["media_type"]] if report["media_type"] else []
+    duration, claimed = report["duration"], report["claimed_duration"]
+    if duration is not None:
+        parts.append(f"{hms(duration)} ({duration:.2f} s)")
+    line = ", ".join(parts)
+    if duration is not None and claimed is not None and abs(claimed - duration) >= 0.1:
+        line += f"; the container says {claimed:.2f} s"
+    return line
 
 
 def file_report(stored) -> dict:

@@ -296,13 +296,15 @@ def test_show_and_failures_report_what_was_stored(ingest, archive, sqlite_url, c
     assert all(s["caption"] is not None and isinstance(s["tags"], list) for s in report["segments"])
     human = cli("show", str(archive / "tone.mp3"), "--db", sqlite_url)
     assert "00:00:10-00:00:20" in human.stdout
+    assert human.stdout.splitlines()[1] == "  audio, 00:00:25 (25.00 s)"  # the claim agrees
 
     cut = __import__("json").loads(cli("show", str(next(archive.rglob("cut.m4a"))), "--db",
                                        sqlite_url, "--json").stdout)
     assert "ffmpeg" not in cut["reason"] and "moov atom not found" in cut["ffmpeg_said"]
 
     unknown = cli("show", str(archive / "nope.wav"), "--db", sqlite_url)
-    assert unknown.exit_code == 1 and "not in the catalogue" in unknown.stderr
+    assert unknown.exit_code == 1 and "nope.wav is not in the catalogue, and no such file " \
+        "exists" in unknown.stderr
 
     listed = __import__("json").loads(cli("failures", "--db", sqlite_url, "--json").stdout)
     assert {(os.path.basename(f["path"]), f["status"]) for f in listed} == {
