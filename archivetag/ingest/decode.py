@@ -64,8 +64,10 @@ _WRITE_BUFFER = 1 << 15
 # "[mp3float @ 0x55..] [error] Header missing": the level ffmpeg gave a line.
 _LEVEL = re.compile(r"\[(panic|fatal|error|warning|info|verbose|debug)\] ")
 _ERROR_LEVELS = ("panic", "fatal", "error")
-# aresample says at every (re)configuration "... r:44100Hz -> ch:2 chl:stereo ... r:16000Hz".
-_CONFIGURED = re.compile(r" r:(\d+)Hz -> ch:(\d+) ")
+# aresample says at every (re)configuration, input -> output:
+# "ch:2 chl:stereo fmt:fltp r:44100Hz -> ch:2 chl:stereo fmt:flt r:16000Hz" (a layout
+# ffmpeg cannot name reads "16 channels").
+_CONFIGURED = re.compile(r"chl:(.*?) fmt:\S+ r:(\d+)Hz -> ch:(\d+) ")
 _SILENCE_ADDED = re.compile(r"adding (\d+) audio samples of silence")
 # Said of our raw output when the file's timestamps go back; the samples are all written.
 _OUR_MUXER = "non monotonically increasing dts to muxer"
@@ -108,6 +110,7 @@ class DecodeEnd:
     ahead_at_start_s: float | None
     ahead_at_end_s: float | None
     non_finite: int  # NaN and Inf samples replaced by silence
+    formats: tuple[str, ...] = ()  # the decoded audio's, in order, where it changed mid-stream
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class _Log:
         self.errors: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
         self.gap_s = 0.0
         self.channels = 0  # of the output, from the first configuration; 0 if none came
+        self.formats: list[str] = []  # the input's, "44100 Hz stereo", each change added
         self.configured = threading.Event()  # channels known, or ffmpeg said its last
         self._rate = 0
         self._size = 0  # bytes in the progress report being read
@@ -196,9 +200,12 @@ class _Log:
             if kind in _ERROR_LEVELS or (kind == "warning" and _CUT_SHORT.search(line)):
                 self.errors.append(line[: level.start()] + line[level.end() :])
             elif config := _CONFIGURED.search(line):
-                self._rate = int(config.group(1))
+                self._rate = int(config.group(2))
+                heard = f"{self._rate} Hz {config.group(1)}"
+                if heard not in self.formats[-1:]:
+                    self.formats.append(heard)
                 if not self.channels:
-                    self.channels = int(config.group(2))
+                    self.channels = int(config.group(3))
                     self.configured.set()
             elif (added := _SILENCE_ADDED.search(line)) and self._rate:
                 # swresample counts the silence in input samples
@@ -385,4 +392,5 @@ class PcmStream:
             ahead_at_start_s=output.ahead_at_start_s,
             ahead_at_end_s=output.ahead_at_end_s,
             non_finite=self._non_finite,
+            formats=tuple(self._logs[0].formats) if len(self._logs[0].formats) > 1 else (),
         )

@@ -42,6 +42,7 @@ _SHORT_REL = 0.01
 TIMELINE_REBUILT = "timeline rebuilt"
 CLOCKS_APART = "timestamps and samples disagree"
 DECODED_WITH_ERRORS = "decoded with errors"
+FORMAT_CHANGES = "the audio format changes mid-stream"
 
 @dataclass(frozen=True)
 class ReadOptions:
@@ -157,6 +158,9 @@ def _mended(media: MediaInfo, end: DecodeEnd, guarded: int, downmix: Downmix) ->
     replaced = end.non_finite + guarded
     if replaced:
         lines.append(f"{replaced} non-finite samples (NaN or Inf) replaced by silence")
+    if end.formats:
+        lines.append(f"{FORMAT_CHANGES}: {', then '.join(end.formats)}; segment times "
+                     "follow the samples")
     if end.gap_s >= MIN_GAP_S:
         lines.append(f"{TIMELINE_REBUILT}: the timestamps run {end.gap_s:.2f} s ahead of the "
                      f"samples; the gaps are kept as silence")

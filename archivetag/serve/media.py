@@ -69,9 +69,11 @@ class Media:
 def timeline_differs(warnings: list[str] | None, duration: float | None,
                      claimed_duration: float | None) -> bool:
     """Whether a file's stored timeline may not be its container's clock (see above)."""
-    from archivetag.ingest.read import CLOCKS_APART, DECODED_WITH_ERRORS, TIMELINE_REBUILT
+    from archivetag.ingest.read import (CLOCKS_APART, DECODED_WITH_ERRORS, FORMAT_CHANGES,
+                                        TIMELINE_REBUILT)
 
-    if any(warning.startswith((TIMELINE_REBUILT, CLOCKS_APART, DECODED_WITH_ERRORS))
+    if any(warning.startswith((TIMELINE_REBUILT, CLOCKS_APART, DECODED_WITH_ERRORS,
+                               FORMAT_CHANGES))
            for warning in warnings or ()):
         return True
     if duration is None:

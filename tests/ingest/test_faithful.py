@@ -5,7 +5,7 @@ hold it. Media from ``media.generate_faithful``; times checked against plain ffm
 import numpy as np
 import pytest
 
-from archivetag.ingest.read import ReadOptions
+from archivetag.ingest.read import FORMAT_CHANGES, ReadOptions
 from archivetag.ingest.segment import SegmentSettings
 
 from .media import (
@@ -46,6 +46,11 @@ def test_joined_parts_keep_the_plain_timeline(faithful, name):
     assert expected[0] == pytest.approx(CLICK_AT_S, abs=TOLERANCE_S)
     assert outcome.decoded_s == pytest.approx(2 * PART_S, abs=0.1)  # nothing added
     assert not any("timeline" in w for w in outcome.warnings)
+    said = [w for w in outcome.warnings if w.startswith(FORMAT_CHANGES)]
+    changes = {"rate_change.mp3": "44100 Hz mono, then 22050 Hz mono",
+               "layout_change.ts": "5.1(side), then 44100 Hz stereo",
+               "chained.ogg": "44100 Hz mono, then 22050 Hz mono"}  # Opus is 48 kHz throughout
+    assert len(said) == (name in changes) and all(changes[name] in w for w in said), said
 
 
 def test_a_forward_gap_in_the_timestamps_is_kept_as_silence(faithful):
