@@ -94,35 +94,41 @@ def file_report(stored) -> dict:
 
 @settings_options
 @output_options
-def failures(settings: Settings, output: Output) -> None:
+def failures(
+    settings: Settings, output: Output,
+    warnings: Annotated[bool, typer.Option("--warnings", help="Also files read whole whose reading was mended, with the warnings (samples replaced, timeline rebuilt, a channel used alone).")] = False,
+) -> None:
     """List files that failed, were only partly read, or were skipped, with the reason
     (retry failed ones with `ingest --retry-failed`)."""
     from archivetag.storage.reader import open_reader
 
     with open_reader(settings.database_url()) as reader:
-        rows, paths = failure_rows(reader)
-    emit(output, rows, _failures_table, paths=paths, columns=FAILURE_COLUMNS)
+        rows, paths = failure_rows(reader, warnings)
+    emit(output, rows, lambda shown: _failures_table(shown, warnings), paths=paths,
+         columns=FAILURE_COLUMNS)
 
 
 FAILURE_COLUMNS = ("path", "path_base64", "status", "reason", "attempts")
 
 
-def failure_rows(reader) -> tuple[list[dict], list[bytes]]:
+def failure_rows(reader, with_warnings: bool = False) -> tuple[list[dict], list[bytes]]:
     """What `failures --json` prints (FAILURE_COLUMNS of the files that failed, were partly
-    read or skipped, by path; paths as `export` writes them), and their stored paths."""
+    read or skipped, by path, and `with_warnings` those done with warnings; paths as
+    `export` writes them), and their stored paths."""
     from archivetag.index.annotation_lines import path_fields
     from archivetag.storage.reports import files_needing_attention
 
     with reader.snapshot() as query:
-        found = list(files_needing_attention(query))
+        found = list(files_needing_attention(query, with_warnings))
     rows = [dict(zip(FAILURE_COLUMNS, (*path_fields(row.path), row.status, row.reason,
                                        row.attempts))) for row in found]
     return rows, [row.path for row in found]
 
 
-def _failures_table(rows) -> None:
+def _failures_table(rows, with_warnings: bool) -> None:
     from archivetag.index.render import printable
 
     print_table(("status", "path", "reason"),
                 [(r["status"], printable(r["path"]), printable(r["reason"] or "")) for r in rows],
-                empty="no failed, partly read or skipped files")
+                empty="no failed, partly read or skipped files"
+                + (", and none with warnings" if with_warnings else ""))

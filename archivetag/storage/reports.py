@@ -181,7 +181,7 @@ def stored_file(query: Query, path: bytes | None = None,
 @dataclass(frozen=True)
 class Attention:
     """A file someone should look at: `status` failed, skipped, or partial (done, but the
-    decode stopped early)."""
+    decode stopped early); or done, read whole, with warnings (`reason` joins them)."""
 
     path: bytes
     status: str
@@ -189,17 +189,21 @@ class Attention:
     attempts: int
 
 
-def files_needing_attention(query: Query) -> Iterator[Attention]:
+def files_needing_attention(query: Query, with_warnings: bool = False) -> Iterator[Attention]:
     """The files that failed, were skipped or only partly read, by path, streamed (an
-    archive may have millions)."""
-    rows = query("SELECT path, status, reason, warnings, attempts "
-                 "FROM media_files WHERE status IN ('failed', 'skipped') "
-                 "OR (status = 'done' AND partial) ORDER BY path")
-    for path, status, reason, warnings, attempts in rows:
-        if status == "done":
-            yield Attention(bytes(path), "partial", partial_line(_json(warnings)), attempts)
-        else:
+    archive may have millions); `with_warnings`: also those read whole with warnings
+    (samples replaced, timeline rebuilt, a channel used alone), which reads every done file."""
+    done = "status = 'done'" if with_warnings else "(status = 'done' AND partial)"
+    rows = query("SELECT path, status, reason, warnings, partial, attempts "
+                 f"FROM media_files WHERE status IN ('failed', 'skipped') OR {done} "
+                 "ORDER BY path")
+    for path, status, reason, warnings, partial, attempts in rows:
+        if status != "done":
             yield Attention(bytes(path), status, reason, attempts)
+        elif partial:
+            yield Attention(bytes(path), "partial", partial_line(_json(warnings)), attempts)
+        elif warnings := _json(warnings):
+            yield Attention(bytes(path), status, "; ".join(warnings), attempts)
 
 
 @dataclass(frozen=True)

@@ -188,3 +188,14 @@ def test_files_needing_attention_are_listed_losslessly_and_counted(writer, cli, 
     assert [dict(row) for row in csv.DictReader(io.StringIO(table.stdout))] == [
         {key: "" if value is None else str(value) for key, value in row.items()}
         for row in listed]
+    mended = tagged_file("/archive/bounce.wav", rng, 1)  # read whole: not a failure
+    said = ("2 non-finite samples (NaN or Inf) replaced by silence",
+            "the audio format changes mid-stream: 44100 Hz mono, then 22050 Hz mono; segment "
+            "times follow the samples")
+    writer.store(replace(mended, outcome=replace(mended.outcome, warnings=said)))
+    writer.store(tagged_file("/archive/clean.wav", rng, 1))  # no warning: never listed
+    assert json.loads(cli("failures", "--json", "--db", database_url).stdout) == listed
+    audit = json.loads(cli("failures", "--json", "--warnings", "--db", database_url).stdout)
+    assert [(row["path"], row["status"], row["reason"]) for row in audit] == [
+        ("/archive/bounce.wav", "done", "; ".join(said)),
+        *((row["path"], row["status"], row["reason"]) for row in listed)]
