@@ -75,12 +75,8 @@ def _print_human(report: dict) -> None:
     rows = []
     for run in report["runs"]:
         took = f"{run['duration_s']:.1f} s" if run["duration_s"] is not None else ""
-        counts = (run["summary"] or {}).get("files")
-        counts = counts if isinstance(counts, dict) else {}  # by outcome; else not known
-        outcome = ", ".join(f"{count} {status.replace('_', ' ')}"
-                            for status, count in counts.items() if count)
         rows.append((run["id"], run["started_at"][:19].replace("T", " "), run["command"],
-                     run["status"], took, outcome))
+                     run["status"], took, run_files(run)))
     typer.echo()
     print_table(("run", "started (UTC)", "command", "status", "took", "files"), rows,
                 empty="runs: none yet")
@@ -91,6 +87,14 @@ def _files_line(files: dict[str, int], partial: int) -> str:
     return ", ".join(f"{count} {status}" + (f" ({partial} partly read)"
                                             if status == "done" and partial else "")
                      for status, count in files.items())
+
+
+def run_files(run: dict) -> str:
+    """A run's files by outcome, "12 done, 1 failed" (those it counted none of left out)."""
+    counts = (run["summary"] or {}).get("files")
+    counts = counts if isinstance(counts, dict) else {}  # by outcome; else not known
+    return ", ".join(f"{count} {status.replace('_', ' ')}"
+                     for status, count in counts.items() if count)
 
 
 def index_line(index: dict) -> str:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from archivetag.cli.status import index_line
+from archivetag.cli.status import index_line, run_files
 from archivetag.serve import media, timeline, views
 
 
@@ -51,8 +51,9 @@ async def tags_page(request: Request) -> Response:
 
 async def status_page(request: Request) -> Response:
     report = await run_in_threadpool(views.status_answer, request.app.state.catalogue)
-    return _render(request, "status.html", {"report": report,
-                                            "index_line": index_line(report["index"])})
+    return _render(request, "status.html", {
+        "report": report, "index_line": index_line(report["index"]),
+        "run_files": {run["id"]: run_files(run) for run in report["runs"]}})
 
 
 async def export_file(request: Request) -> Response:

@@ -124,6 +124,12 @@ def test_tags_and_status_answer_what_the_cli_prints(client, cli, served):
     page = client.get("/status").text
     assert f"{printed['segments']} ({printed['silent_segments']} silent)" in page
     assert f"<th>index</th><td>{printed['index']['vectors']} vectors, up to date</td>" in page
+    from archivetag.storage.queries import finish_run, start_run
+
+    with served.database.sessions() as session:  # as a nightly ingest records itself
+        finish_run(session, start_run(session, "ingest", ["/archive"]), "done",
+                   {"files": {"done": 3, "failed": 1, "skipped": 0}})
+    assert "</td><td>3 done, 1 failed</td></tr>" in client.get("/status").text
     assert "no failed, partly read or skipped files" in page
 
 
