@@ -27,7 +27,7 @@ from sqlalchemy import select
 from archivetag.config import Settings
 from archivetag.index import vectors
 from archivetag.index.index_file import (REBUILD, UPDATE, IndexFileError, IndexStamp, behind,
-                                         count_vectors, index_path)
+                                         count_vectors, foreign, index_path)
 from archivetag.index.vector_index import VectorIndex
 from archivetag.storage.database import Database
 from archivetag.storage.schema import Catalogue
@@ -182,11 +182,7 @@ def check_index(database: Database, settings: Settings) -> IndexCheck:
         index = VectorIndex.load(path)
     except IndexFileError as error:  # `update` builds a new one
         return IndexCheck(path, (str(error).removeprefix(f"{path} "),), 0)
-    problems = []
-    if index.stamp.catalogue != uid:
-        problems.append(f"made from another database ({index.stamp.catalogue})")
-    if index.stamp.embedder != embedder:
-        problems.append(f"made with embedder {index.stamp.embedder}, configured: {embedder}")
+    problems = foreign(index.stamp, uid, embedder)
     with database.sessions() as session:
         count, last_row = vectors.vector_state(session, embedder)
         if not problems and (lag := behind(index.stamp, count, last_row)):

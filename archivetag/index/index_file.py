@@ -101,6 +101,15 @@ def behind(stamp: IndexStamp, vectors: int, last_row_id: int) -> str | None:
             f"{last_row_id} (searches read what it lacks from the database)")
 
 
+def foreign(stamp: IndexStamp, uid: str, embedder: str) -> list[str]:
+    """Why a file stamped ``stamp`` is not this catalogue's for ``embedder`` (empty: it is);
+    only `index rebuild` mends it."""
+    problems = [f"made from another database ({stamp.catalogue})"] if stamp.catalogue != uid else []
+    if stamp.embedder != embedder:
+        problems.append(f"made with embedder {stamp.embedder}, configured: {embedder}")
+    return problems
+
+
 def count_vectors(count: int) -> str:
     return f"{count} vector{'' if count == 1 else 's'}"
 
@@ -127,8 +136,7 @@ def index_state(settings: Settings, uid: str, vectors: int, last_row_id: int) ->
         if vectors == 0 and not path.exists():
             return IndexState(path, None, None, None)  # nothing embedded, nothing to index
         return IndexState(path, None, f"the file {str(error).removeprefix(f'{path} ')}", UPDATE)
-    if stamp.catalogue != uid:
-        return IndexState(path, stamp.count, f"made from another database ({stamp.catalogue})",
-                          REBUILD)
+    if problems := foreign(stamp, uid, settings["index.embedder"]):
+        return IndexState(path, stamp.count, "; ".join(problems), REBUILD)
     lag = behind(stamp, vectors, last_row_id)
     return IndexState(path, stamp.count, lag, UPDATE if lag else None)
